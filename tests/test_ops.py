@@ -1,0 +1,210 @@
+"""The primitive ops: values against NumPy, gradients against finite differences (float64)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinytransformer as tt
+from tinytransformer import ops
+from tinytransformer.gradcheck import gradcheck
+
+from .strategies import broadcastable_shapes
+
+MASK = np.array([[True, False, True, False]] * 3)
+
+# (name, ours, NumPy reference, input shapes, inputs must be positive)
+CASES = [
+    ("add", lambda a, b: a + b, np.add, [(3, 4), (4,)], False),
+    ("add 0-d", lambda a, b: a + b, np.add, [(), (2, 3)], False),
+    ("sub", lambda a, b: a - b, np.subtract, [(2, 1, 3), (4, 1)], False),
+    ("rsub scalar", lambda a: 2.0 - a, lambda a: 2.0 - a, [(3,)], False),
+    ("mul", lambda a, b: a * b, np.multiply, [(1,), (3, 1)], False),
+    ("mul size-1 axes", lambda a, b: a * b, np.multiply, [(1, 4), (3, 1)], False),
+    ("div", lambda a, b: a / b, np.divide, [(2, 3), (3,)], True),
+    ("rdiv scalar", lambda a: 1.0 / a, lambda a: 1.0 / a, [(2, 3)], True),
+    ("neg", lambda a: -a, np.negative, [(5,)], False),
+    ("pow scalar", lambda a: a**3, lambda a: a**3, [(2, 3)], False),
+    ("pow tensor", lambda a, b: a**b, np.power, [(2, 3), (3,)], True),
+    ("matmul", lambda a, b: a @ b, np.matmul, [(3, 4), (4, 5)], False),
+    ("matmul batched", lambda a, b: a @ b, np.matmul, [(2, 1, 3, 4), (5, 4, 2)], False),
+    ("matmul 1-D @ 2-D", lambda a, b: a @ b, np.matmul, [(4,), (4, 3)], False),
+    ("matmul 2-D @ 1-D", lambda a, b: a @ b, np.matmul, [(3, 4), (4,)], False),
+    ("matmul 1-D @ 1-D", lambda a, b: a @ b, np.matmul, [(4,), (4,)], False),
+    ("matmul 3-D @ 1-D", lambda a, b: a @ b, np.matmul, [(2, 3, 4), (4,)], False),
+    ("matmul 1-D @ 3-D", lambda a, b: a @ b, np.matmul, [(3,), (2, 3, 4)], False),
+    ("sum", lambda a: a.sum(), np.sum, [(3, 4)], False),
+    ("sum 0-d", lambda a: a.sum(), np.sum, [()], False),
+    ("sum axis keepdims", lambda a: a.sum(axis=1, keepdims=True),
+     lambda a: a.sum(axis=1, keepdims=True), [(3, 4)], False),
+    ("sum axes", lambda a: a.sum(axis=(0, 2)), lambda a: a.sum(axis=(0, 2)), [(2, 3, 4)], False),
+    ("mean", lambda a: a.mean(), np.mean, [(3, 4)], False),
+    ("mean axis -1", lambda a: a.mean(axis=-1), lambda a: a.mean(axis=-1), [(2, 3, 4)], False),
+    ("max", lambda a: a.max(), np.max, [(3, 4)], False),
+    ("max axis", lambda a: a.max(axis=0), lambda a: a.max(axis=0), [(3, 4)], False),
+    ("max keepdims", lambda a: a.max(axis=-1, keepdims=True),
+     lambda a: a.max(axis=-1, keepdims=True), [(2, 3, 4)], False),
+    ("reshape", lambda a: a.reshape(6, 2), lambda a: a.reshape(6, 2), [(3, 4)], False),
+    ("reshape -1", lambda a: a.reshape(-1), lambda a: a.reshape(-1), [(3, 4)], False),
+    ("transpose", lambda a: a.transpose(), np.transpose, [(2, 3, 4)], False),
+    ("T", lambda a: a.T, np.transpose, [(2, 3)], False),
+    ("permute", lambda a: a.permute(2, 0, 1), lambda a: a.transpose(2, 0, 1), [(2, 3, 4)], False),
+    ("swapaxes", lambda a: a.swapaxes(0, 2), lambda a: a.swapaxes(0, 2), [(2, 3, 4)], False),
+    ("index int", lambda a: a[1], lambda a: a[1], [(3, 4)], False),
+    ("index slices", lambda a: a[:, 1:3], lambda a: a[:, 1:3], [(3, 4)], False),
+    ("index steps", lambda a: a[::-1, ::2], lambda a: a[::-1, ::2], [(3, 4)], False),
+    ("index repeated ints", lambda a: a[np.array([0, 2, 0, 0])],
+     lambda a: a[np.array([0, 2, 0, 0])], [(3, 4)], False),
+    ("index array and slice", lambda a: a[np.array([1, 1]), 1:],
+     lambda a: a[np.array([1, 1]), 1:], [(3, 4)], False),
+    ("concatenate", lambda a, b: ops.concatenate([a, b], axis=1),
+     lambda a, b: np.concatenate([a, b], axis=1), [(2, 3), (2, 2)], False),
+    ("stack", lambda a, b: ops.stack([a, b], axis=1),
+     lambda a, b: np.stack([a, b], axis=1), [(2, 3), (2, 3)], False),
+    ("split", lambda a: ops.concatenate(ops.split(a, [1, 3], axis=1)[::-1], axis=1),
+     lambda a: np.concatenate(np.split(a, [1, 3], axis=1)[::-1], axis=1), [(2, 5)], False),
+    ("exp", lambda a: a.exp(), np.exp, [(3, 4)], False),
+    ("log", lambda a: a.log(), np.log, [(3, 4)], True),
+    ("sqrt", lambda a: a.sqrt(), np.sqrt, [(3, 4)], True),
+    ("tanh", lambda a: a.tanh(), np.tanh, [(3, 4)], False),
+    ("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0), [(3, 4)], False),
+    ("where", lambda a, b: ops.where(MASK, a, b), lambda a, b: np.where(MASK, a, b),
+     [(3, 4), (4,)], False),
+]
+
+
+def make_inputs(shapes, positive, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    return [np.abs(a) + 0.5 if positive else a for a in arrays]
+
+
+@pytest.mark.parametrize("name, ours, reference, shapes, positive", CASES, ids=[c[0] for c in CASES])
+def test_value(name, ours, reference, shapes, positive):
+    arrays = make_inputs(shapes, positive)
+    out = ours(*[tt.Tensor(a) for a in arrays])
+    np.testing.assert_allclose(out.data, reference(*arrays), rtol=1e-13, atol=1e-13)
+    assert out.shape == np.shape(reference(*arrays))
+
+
+@pytest.mark.parametrize("name, ours, reference, shapes, positive", CASES, ids=[c[0] for c in CASES])
+def test_gradient(name, ours, reference, shapes, positive):
+    report = gradcheck(ours, *make_inputs(shapes, positive))
+    assert report.passed, report
+
+
+@given(broadcastable_shapes(2))
+def test_broadcasting_gradients(shapes):
+    for op in (ops.add, ops.sub, ops.mul):
+        report = gradcheck(op, *make_inputs(shapes, False))
+        assert report.passed, report
+
+
+def test_float32_stays_float32():
+    x = tt.Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    y = (2.0 * x + 1).exp().sum()
+    y.backward()
+    assert y.dtype == np.float32 and x.grad.dtype == np.float32
+    assert tt.Tensor([1.0, 2.0]).dtype == np.float32
+    assert tt.Tensor(np.ones(2)).dtype == np.float64  # float64 arrays are honoured
+
+
+def test_node_used_twice_gets_sum_of_gradients():
+    x = tt.Tensor([3.0], requires_grad=True)
+    (x * x + x).sum().backward()  # d/dx (x^2 + x) = 2x + 1
+    assert x.grad[0] == 7.0
+
+
+def test_backward_twice_accumulates():
+    x = tt.Tensor([3.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    y.backward()  # the graph is kept; the same gradient is added again
+    assert x.grad[0] == 12.0
+    x.zero_grad()
+    y.backward()
+    assert x.grad[0] == 6.0
+
+
+def test_deep_chain_backpropagates_without_recursion():
+    x = tt.Tensor([1.0], requires_grad=True, dtype=np.float64)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [1.0001**10_000], rtol=1e-10)
+
+
+def test_backward_order_is_deterministic():
+    def grads():
+        a = tt.Tensor(np.linspace(0, 1, 5, dtype=np.float32), requires_grad=True)
+        b = a * 3.0
+        ((a * b).exp().sum() + (b * a).tanh().sum()).backward()
+        return a.grad
+    assert np.array_equal(grads(), grads())
+
+
+def test_detach_and_no_grad_record_nothing():
+    x = tt.Tensor([1.0, 2.0], requires_grad=True)
+    assert not x.detach().requires_grad
+    with tt.no_grad():
+        y = x * 2
+    assert not y.requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.sum().backward()
+
+
+ERRORS = [
+    ("add shapes", lambda: tt.Tensor(np.ones((2, 3))) + tt.Tensor(np.ones((4,))), ValueError,
+     r"add: shapes \(2, 3\) and \(4,\)"),
+    ("matmul inner", lambda: tt.Tensor(np.ones((2, 3))) @ tt.Tensor(np.ones((4, 5))), ValueError,
+     r"matmul: inner dimensions differ: \(2, 3\) @ \(4, 5\)"),
+    ("reshape", lambda: tt.Tensor(np.ones((2, 3))).reshape(4, 2), ValueError,
+     r"reshape: cannot reshape \(2, 3\)"),
+    ("index", lambda: tt.Tensor(np.ones((2, 3)))[5], IndexError, r"getitem: .*shape \(2, 3\)"),
+    ("integer grad", lambda: tt.Tensor(np.arange(3), requires_grad=True), TypeError,
+     "only floating tensors"),
+    ("non-scalar backward", lambda: (tt.Tensor([1.0, 2.0], requires_grad=True) * 2).backward(),
+     RuntimeError, r"only on a scalar.*shape \(2,\)"),
+    ("concatenate", lambda: ops.concatenate([tt.Tensor(np.ones((2, 3))), tt.Tensor(np.ones((3, 3)))],
+                                            axis=1), ValueError, "concatenate: shapes"),
+]
+
+
+@pytest.mark.parametrize("name, thunk, error, message", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_name_the_op_and_shapes(name, thunk, error, message):
+    with pytest.raises(error, match=message):
+        thunk()
+
+
+def test_anomaly_mode_names_the_op():
+    x = tt.Tensor([-1.0, 1.0], requires_grad=True)
+    with tt.detect_anomaly(), pytest.raises(FloatingPointError, match="sqrt produced NaN in its forward"):
+        with np.errstate(invalid="ignore"):
+            x.sqrt()
+    z = tt.Tensor([0.0, 1.0], requires_grad=True)
+    y = z.sqrt().sum()  # forward is finite; d sqrt / dx at 0 is inf
+    with tt.detect_anomaly(), pytest.raises(FloatingPointError, match="sqrt produced Inf in its backward"):
+        with np.errstate(divide="ignore"):
+            y.backward()
+    with np.errstate(invalid="ignore"):
+        x.sqrt()  # outside the block, NaN passes silently, as in NumPy
+
+
+def test_unbroadcast_is_the_adjoint_of_broadcasting():
+    rng = np.random.default_rng(1)
+    a, g = rng.standard_normal((3, 1)), rng.standard_normal((2, 3, 4))
+    # <broadcast(a), g> == <a, unbroadcast(g)>
+    assert np.isclose(np.sum(np.broadcast_to(a, g.shape) * g), np.sum(a * tt.unbroadcast(g, a.shape)))
+
+
+@given(st.integers(1, 4), st.integers(1, 4))
+def test_gradcheck_catches_a_wrong_gradient(n, m):
+    """The checker itself must be able to fail: a deliberately wrong backward is caught."""
+    def wrong_square(x):
+        return tt.Tensor.from_op(x.data**2, (x,), lambda g: (g * x.data,), "wrong")  # should be 2x
+    x = np.random.default_rng(n * 10 + m).standard_normal((n, m)) + 3.0
+    report = gradcheck(wrong_square, x)
+    assert not report.passed
+    with pytest.raises(AssertionError, match="gradcheck FAILED"):
+        gradcheck(wrong_square, x, raise_on_fail=True)

@@ -1,0 +1,20 @@
+"""tinytransformer: a from-scratch NumPy Transformer with its own autograd.
+
+    >>> import tinytransformer as tt
+    >>> x = tt.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    array([2., 4., 6.], dtype=float32)
+"""
+
+from . import ops  # noqa: F401  (installs the operators on Tensor)
+from .gradcheck import gradcheck
+from .kernels import get_backend, set_backend
+from .tensor import Tensor, detect_anomaly, no_grad, unbroadcast
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "no_grad", "detect_anomaly", "unbroadcast", "gradcheck",
+    "set_backend", "get_backend", "__version__",
+]

@@ -1,0 +1,225 @@
+"""The neural-network functions, each a fused op with its own forward and backward.
+
+Each could be composed from the primitives in `ops.py` (the chapters do exactly that, and
+`tests/test_functional.py` proves the composed and fused versions agree); here each is a
+single node whose arithmetic runs in `kernels`, the NumPy reference or its Numba twin.
+Names follow `torch.nn.functional`; axes are NumPy's `axis`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import kernels
+from .ops import relu, tanh, where
+from .tensor import Tensor, as_tensor
+
+__all__ = [
+    "softmax", "log_softmax", "relu", "tanh", "gelu", "layer_norm", "cross_entropy",
+    "dropout", "embedding", "masked_fill", "where", "scaled_dot_product_attention",
+    "manual_seed", "default_rng",
+]
+
+_rng = np.random.default_rng(0)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that dropout uses when it is not given one."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def default_rng() -> np.random.Generator:
+    return _rng
+
+
+def _rows(x: np.ndarray, axis: int) -> tuple[np.ndarray, tuple]:
+    """`x` with `axis` moved last and flattened to [N, C], and the moved shape to undo it."""
+    moved = np.moveaxis(x, axis, -1)
+    return np.ascontiguousarray(moved).reshape(-1, moved.shape[-1]), moved.shape
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """softmax(x)_i = exp(x_i) / sum_j exp(x_j), along `axis` (stable: max subtracted)."""
+    rows, moved = _rows(x.data, axis)
+    y = kernels.softmax_forward(rows)
+
+    # dL/dx = y * (g - sum(g * y))
+    def backward(g):
+        dx = kernels.softmax_backward(y, _rows(g, axis)[0])
+        return (np.moveaxis(dx.reshape(moved), -1, axis),)
+
+    return Tensor.from_op(np.moveaxis(y.reshape(moved), -1, axis), (x,), backward, "softmax")
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """log_softmax(x)_i = x_i - log sum_j exp(x_j), along `axis` (stable)."""
+    rows, moved = _rows(x.data, axis)
+    y = kernels.log_softmax_forward(rows)
+
+    # dL/dx = g - softmax(x) * sum(g)
+    def backward(g):
+        dx = kernels.log_softmax_backward(y, _rows(g, axis)[0])
+        return (np.moveaxis(dx.reshape(moved), -1, axis),)
+
+    return Tensor.from_op(np.moveaxis(y.reshape(moved), -1, axis), (x,), backward, "log_softmax")
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU(x) = x * Phi(x); `approximate="tanh"`: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    z = x.data
+    if approximate == "none":
+        cdf = (0.5 * (1.0 + _erf(z / math.sqrt(2.0)))).astype(z.dtype)
+        pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        # dL/dx = g * (Phi(x) + x * phi(x))
+        return Tensor.from_op(z * cdf, (x,), lambda g: (g * (cdf + z * pdf),), "gelu")
+    if approximate == "tanh":
+        c = math.sqrt(2.0 / math.pi)
+        t = np.tanh(c * (z + 0.044715 * z**3))
+        # dL/dx = g * (0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2))
+        dt = 0.5 * z * (1 - t * t) * c * (1 + 3 * 0.044715 * z * z)
+        return Tensor.from_op(0.5 * z * (1 + t), (x,), lambda g: (g * (0.5 * (1 + t) + dt),), "gelu")
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """LayerNorm(x) = (x - mean) / sqrt(var + eps) * weight + bias, over the last axis.
+
+    x [..., C], weight [C], bias [C] -> [..., C]
+    """
+    C = x.shape[-1]
+    if weight.shape != (C,) or bias.shape != (C,):
+        raise ValueError(f"layer_norm: input {x.shape} needs weight and bias of shape ({C},), "
+                         f"got {weight.shape} and {bias.shape}")
+    rows = x.data.reshape(-1, C)
+    y, mu, rstd = kernels.layer_norm_forward(rows, weight.data, bias.data, eps)
+
+    # dL/dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)),  gw = g * weight
+    # dL/dweight = sum(g * xhat),  dL/dbias = sum(g)
+    def backward(g):
+        dx, dw, db = kernels.layer_norm_backward(g.reshape(-1, C), rows, weight.data, mu, rstd)
+        return dx.reshape(x.shape), dw, db
+
+    return Tensor.from_op(y.reshape(x.shape), (x, weight, bias), backward, "layer_norm")
+
+
+def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
+                  label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
+    """CE = -sum_v q_v log softmax(z)_v with q = (1 - eps) onehot(y) + eps / V.
+
+    logits [..., V], target [...] (ints) -> a scalar ("mean": over non-ignored targets;
+    "sum") or [...] ("none"; ignored positions give 0). If every target is ignored the
+    mean is 0, not NaN.
+    """
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    V = logits.shape[-1]
+    if logits.shape[:-1] != target.shape:
+        raise ValueError(f"cross_entropy: logits {logits.shape} need target of shape "
+                         f"{logits.shape[:-1]}, got {target.shape}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    flat = target.reshape(-1).astype(np.int64)
+    bad = (flat != ignore_index) & ((flat < 0) | (flat >= V))
+    if bad.any():
+        raise IndexError(f"cross_entropy: target {flat[bad][0]} is out of range for {V} classes")
+    z = logits.data.reshape(-1, V)
+    rows, lse = kernels.cross_entropy_forward(z, flat, ignore_index, label_smoothing)
+    count = max(int((flat != ignore_index).sum()), 1)
+    scale = {"mean": 1.0 / count, "sum": 1.0, "none": None}[reduction]
+    out = rows.reshape(target.shape) if scale is None else np.asarray(rows.sum() * scale,
+                                                                     dtype=rows.dtype)
+
+    # dL/dz = g * (softmax(z) - q), rows with an ignored target get 0
+    def backward(g):
+        g_rows = g.reshape(-1) if scale is None else np.full(len(flat), g * scale, dtype=z.dtype)
+        dz = kernels.cross_entropy_backward(z, lse, flat, g_rows, ignore_index, label_smoothing)
+        return (dz.reshape(logits.shape),)
+
+    return Tensor.from_op(out, (logits,), backward, "cross_entropy")
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1 / (1 - p) (identity in eval)."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return x
+    keep = kernels.dropout_mask(x.shape, p, rng or _rng, x.dtype)
+    # dL/dx = g * keep / (1 - p)   (keep already holds 0 or 1 / (1 - p))
+    return Tensor.from_op(x.data * keep, (x,), lambda g: (g * keep,), "dropout")
+
+
+def embedding(ids, weight: Tensor) -> Tensor:
+    """out[...] = weight[ids[...]]: a row lookup.  ids [...] ints, weight [V, C] -> [..., C]"""
+    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    V = weight.shape[0]
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= V):
+        raise IndexError(f"embedding: ids must lie in [0, {V}), got min {ids.min()}, max {ids.max()}")
+
+    # dL/dweight[v] = sum of g over the positions whose id is v (scatter-add)
+    def backward(g):
+        gw = np.zeros(weight.shape, dtype=g.dtype)
+        np.add.at(gw, ids.reshape(-1), g.reshape(-1, weight.shape[1]))
+        return (gw,)
+
+    return Tensor.from_op(weight.data[ids], (weight,), backward, "embedding")
+
+
+def masked_fill(x: Tensor, mask, value: float) -> Tensor:
+    """x where mask is False, `value` where it is True (mask broadcasts against x)."""
+    return where(mask, as_tensor(value, like=x), x)
+
+
+def _attention_mask(mask, shape: tuple) -> np.ndarray | None:
+    """Check a boolean mask (True = may attend) and broadcast it to [B, H, T_q, T_k]."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if mask.dtype != bool:
+        raise TypeError(f"attention: mask must be boolean (True = may attend), got {mask.dtype}")
+    try:
+        return np.broadcast_to(mask, shape)
+    except ValueError as e:
+        raise ValueError(f"attention: mask of shape {mask.shape} does not broadcast to the "
+                         f"scores' shape {shape} [B, H, T_q, T_k]") from e
+
+
+def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None,
+                                 dropout_p: float = 0.0, training: bool = True, rng=None):
+    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+
+    q [B, H, T_q, D], k [B, H, T_k, D], v [B, H, T_k, D] -> out [B, H, T_q, D] and the
+    attention weights [B, H, T_q, T_k] (a NumPy array, before dropout, for plots). 3-D inputs
+    [B, T, D] are one head. `mask` is boolean, True where a query may attend to a key,
+    broadcasting to [B, H, T_q, T_k]; a query that may attend to nothing gets weights 0.
+    """
+    heads = q.ndim == 4
+    if not heads:
+        q, k, v = (t.reshape(t.shape[0], 1, *t.shape[1:]) for t in (q, k, v))
+    B, H, Tq, D = q.shape
+    if k.shape[:2] != (B, H) or k.shape[-1] != D or v.shape != k.shape:
+        raise ValueError(f"attention: q {q.shape}, k {k.shape}, v {v.shape} do not fit "
+                         "[B, H, T_q, D], [B, H, T_k, D], [B, H, T_k, D]")
+    m = _attention_mask(mask, (B, H, Tq, k.shape[2]))
+    scale = 1.0 / math.sqrt(D)
+    drop = None
+    if training and dropout_p > 0.0:
+        drop = kernels.dropout_mask((B, H, Tq, k.shape[2]), dropout_p, rng or _rng, q.dtype)
+    out, p = kernels.attention_forward(q.data, k.data, v.data, m, scale, drop)
+
+    # dL/dV = P^T g,  dL/dP = g V^T,  dL/dS = softmax backward,  dL/dQ = dS K / sqrt(d_k), ...
+    def backward(g):
+        return kernels.attention_backward(g, q.data, k.data, v.data, p, scale, drop)
+
+    out = Tensor.from_op(out, (q, k, v), backward, "attention")
+    if not heads:
+        return out.reshape(B, Tq, -1), p[:, 0]
+    return out, p
+

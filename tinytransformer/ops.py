@@ -1,0 +1,298 @@
+"""Primitive differentiable ops: each forward sits beside its backward (vector-Jacobian product).
+
+Every `backward(g)` returns one gradient per input, in the *output's* shape where the op
+broadcasts; `Tensor.backward` sums it back to each input's shape (`unbroadcast`). The
+comment above each backward is the derivative, with `g` the upstream gradient dL/d(out).
+Everything else (softmax, layer norm, cross-entropy, ...) is in `functional.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor, as_tensor
+
+
+def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
+        "(trailing dimensions must be equal or 1)"
+    )
+
+
+def _binary(op: str, a, b, forward, backward) -> Tensor:
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    try:
+        out = forward(a.data, b.data)
+    except ValueError as e:
+        raise _broadcast_error(op, a, b) from e
+    return Tensor.from_op(out, (a, b), lambda g: backward(g, a.data, b.data, out), op)
+
+
+# -- arithmetic ------------------------------------------------------------------------
+def add(a, b) -> Tensor:
+    # dL/da = g,  dL/db = g
+    return _binary("add", a, b, np.add, lambda g, x, y, out: (g, g))
+
+
+def sub(a, b) -> Tensor:
+    # dL/da = g,  dL/db = -g
+    return _binary("sub", a, b, np.subtract, lambda g, x, y, out: (g, -g))
+
+
+def mul(a, b) -> Tensor:
+    # dL/da = g * b,  dL/db = g * a
+    return _binary("mul", a, b, np.multiply, lambda g, x, y, out: (g * y, g * x))
+
+
+def div(a, b) -> Tensor:
+    # dL/da = g / b,  dL/db = -g * a / b^2 = -g * out / b
+    return _binary("div", a, b, np.divide, lambda g, x, y, out: (g / y, -g * out / y))
+
+
+def pow(a, b) -> Tensor:
+    # dL/da = g * b * a^(b-1),  dL/db = g * a^b * log(a)  (only needed when b requires grad)
+    def backward(g, x, y, out):
+        gy = g * out * np.log(np.where(x > 0, x, 1)) if isinstance(b, Tensor) else None
+        return g * y * x ** (y - 1), gy
+
+    return _binary("pow", a, b, np.power, backward)
+
+
+def neg(x: Tensor) -> Tensor:
+    # dL/dx = -g
+    return Tensor.from_op(-x.data, (x,), lambda g: (-g,), "neg")
+
+
+def matmul(a, b) -> Tensor:
+    """out = a @ b, batched over leading dims with broadcasting; 1-D operands as in NumPy.
+
+    [..., M, K] @ [..., K, N] -> [..., M, N]
+    """
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least 1 dimension, got {a.shape} @ {b.shape}")
+    x = a.data[None, :] if a.ndim == 1 else a.data  # [K] -> [1, K]
+    y = b.data[:, None] if b.ndim == 1 else b.data  # [K] -> [K, 1]
+    if x.shape[-1] != y.shape[-2]:
+        raise ValueError(
+            f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
+            f"({x.shape[-1]} != {y.shape[-2]})"
+        )
+    try:
+        out = x @ y
+    except ValueError as e:
+        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from e
+
+    # dL/da = g @ b^T,  dL/db = a^T @ g   (batch dims are summed by unbroadcast)
+    def backward(g):
+        g = g.reshape(full_shape)  # [..., M, N], with the 1-D operands' unit axes back
+        ga = g @ np.swapaxes(y, -1, -2) if a.requires_grad else None
+        gb = np.swapaxes(x, -1, -2) @ g if b.requires_grad else None
+        if gb is not None and b.ndim == 1:
+            gb = gb[..., 0]  # [..., K, 1] -> [..., K]
+        return ga, gb
+
+    full_shape = out.shape
+    if a.ndim == 1:
+        out = out[..., 0, :]
+    if b.ndim == 1:
+        out = out[..., 0]
+    return Tensor.from_op(out, (a, b), backward, "matmul")
+
+
+# -- elementwise functions ---------------------------------------------------------------
+def exp(x: Tensor) -> Tensor:
+    out = np.exp(x.data)
+    # dL/dx = g * exp(x)
+    return Tensor.from_op(out, (x,), lambda g: (g * out,), "exp")
+
+
+def log(x: Tensor) -> Tensor:
+    out = np.log(x.data)
+    # dL/dx = g / x
+    return Tensor.from_op(out, (x,), lambda g: (g / x.data,), "log")
+
+
+def sqrt(x: Tensor) -> Tensor:
+    out = np.sqrt(x.data)
+    # dL/dx = g / (2 sqrt(x))
+    return Tensor.from_op(out, (x,), lambda g: (g / (2 * out),), "sqrt")
+
+
+def tanh(x: Tensor) -> Tensor:
+    out = np.tanh(x.data)
+    # dL/dx = g * (1 - tanh(x)^2)
+    return Tensor.from_op(out, (x,), lambda g: (g * (1 - out * out),), "tanh")
+
+
+def relu(x: Tensor) -> Tensor:
+    out = np.maximum(x.data, 0)
+    # dL/dx = g * [x > 0]
+    return Tensor.from_op(out, (x,), lambda g: (g * (x.data > 0),), "relu")
+
+
+def where(cond, a, b) -> Tensor:
+    """out = a where cond else b; `cond` is a boolean array (not differentiable)."""
+    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    try:
+        out = np.where(cond, a.data, b.data)
+    except ValueError as e:
+        raise ValueError(f"where: shapes cond {cond.shape}, a {a.shape}, b {b.shape} "
+                         "cannot be broadcast together") from e
+    zero = np.zeros((), dtype=out.dtype)
+    # dL/da = g * cond,  dL/db = g * (1 - cond)
+    return Tensor.from_op(out, (a, b), lambda g: (np.where(cond, g, zero), np.where(cond, zero, g)),
+                          "where")
+
+
+# -- reductions --------------------------------------------------------------------------
+def _keep(g: np.ndarray, axis, keepdims: bool) -> np.ndarray:
+    """Re-insert reduced axes into `g` so it broadcasts against the input."""
+    return g if keepdims or axis is None else np.expand_dims(g, axis)
+
+
+def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    out = np.sum(x.data, axis=axis, keepdims=keepdims)
+    # dL/dx = g broadcast back over the summed axes
+    return Tensor.from_op(np.asarray(out), (x,),
+                          lambda g: (np.broadcast_to(_keep(g, axis, keepdims), x.shape),), "sum")
+
+
+def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    out = np.mean(x.data, axis=axis, keepdims=keepdims)
+    n = x.data.size // np.asarray(out).size if np.size(out) else 1
+    # dL/dx = g / n broadcast back over the averaged axes
+    return Tensor.from_op(np.asarray(out), (x,),
+                          lambda g: (np.broadcast_to(_keep(g, axis, keepdims) / n, x.shape),), "mean")
+
+
+def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    out = np.max(x.data, axis=axis, keepdims=True)
+
+    # dL/dx = g at the arg-max (shared equally between ties), 0 elsewhere
+    def backward(g):
+        hit = x.data == out
+        return (_keep(g, axis, keepdims) * hit / hit.sum(axis=axis, keepdims=True),)
+
+    value = out if keepdims else (out.reshape(()) if axis is None else np.squeeze(out, axis))
+    return Tensor.from_op(value, (x,), backward, "max")
+
+
+# -- shapes ------------------------------------------------------------------------------
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    try:
+        out = x.data.reshape(shape)
+    except ValueError as e:
+        raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) into {tuple(shape)}") from e
+    # dL/dx = g reshaped back
+    return Tensor.from_op(out, (x,), lambda g: (g.reshape(x.shape),), "reshape")
+
+
+def permute(x: Tensor, *axes) -> Tensor:
+    axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    axes = tuple(axes) if axes else tuple(reversed(range(x.ndim)))
+    if sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
+    inverse = np.argsort([a % x.ndim for a in axes])
+    # dL/dx = g with the inverse permutation
+    return Tensor.from_op(x.data.transpose(axes), (x,), lambda g: (g.transpose(inverse),), "permute")
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    # dL/dx = g with the same two axes swapped back
+    return Tensor.from_op(np.swapaxes(x.data, axis1, axis2), (x,),
+                          lambda g: (np.swapaxes(g, axis1, axis2),), "swapaxes")
+
+
+def transpose(x: Tensor, *axes) -> Tensor:
+    """Reverse the axes, or permute them as given (NumPy's `transpose`)."""
+    return permute(x, *axes)
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    index = tuple(i.data if isinstance(i, Tensor) else i for i in index) \
+        if isinstance(index, tuple) else (index.data if isinstance(index, Tensor) else index)
+    try:
+        out = x.data[index]
+    except IndexError as e:
+        raise IndexError(f"getitem: index {index!r} is out of range for shape {x.shape}: {e}") from e
+    advanced = any(isinstance(i, (np.ndarray, list)) for i in
+                   (index if isinstance(index, tuple) else (index,)))
+
+    # dL/dx = g scattered back to the indexed places (added up where an index repeats)
+    def backward(g):
+        gx = np.zeros(x.shape, dtype=g.dtype)
+        if advanced:
+            np.add.at(gx, index, g)
+        else:
+            gx[index] = g
+        return (gx,)
+
+    return Tensor.from_op(np.array(out, copy=advanced) if advanced else out, (x,), backward, "getitem")
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    tensors = [as_tensor(t) for t in tensors]
+    try:
+        out = np.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError as e:
+        shapes = ", ".join(str(t.shape) for t in tensors)
+        raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}") from e
+    cuts = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    # dL/dx_i = the slice of g that x_i filled
+    return Tensor.from_op(out, tuple(tensors), lambda g: tuple(np.split(g, cuts, axis=axis)),
+                          "concatenate")
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    tensors = [as_tensor(t) for t in tensors]
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
+    out = np.stack([t.data for t in tensors], axis=axis)
+    # dL/dx_i = g[..., i, ...] along the new axis
+    return Tensor.from_op(out, tuple(tensors),
+                          lambda g: tuple(np.moveaxis(g, axis, 0)), "stack")
+
+
+def split(x: Tensor, sections, axis: int = 0) -> list[Tensor]:
+    """NumPy's `split`: an int (equal parts) or a list of cut points; each part is a slice."""
+    axis = axis % x.ndim
+    n = x.shape[axis]
+    if isinstance(sections, int):
+        if n % sections:
+            raise ValueError(f"split: axis {axis} of {x.shape} does not divide into {sections} parts")
+        sections = list(range(n // sections, n, n // sections))
+    edges = [0, *sections, n]
+    lead = (slice(None),) * axis
+    return [getitem(x, lead + (slice(lo, hi),)) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+# -- operators on Tensor -----------------------------------------------------------------
+def _install() -> None:
+    T = Tensor
+    T.__add__ = add
+    T.__radd__ = lambda self, other: add(other, self)
+    T.__sub__ = sub
+    T.__rsub__ = lambda self, other: sub(other, self)
+    T.__mul__ = mul
+    T.__rmul__ = lambda self, other: mul(other, self)
+    T.__truediv__ = div
+    T.__rtruediv__ = lambda self, other: div(other, self)
+    T.__pow__ = pow
+    T.__rpow__ = lambda self, other: pow(other, self)
+    T.__neg__ = neg
+    T.__matmul__ = matmul
+    T.__rmatmul__ = lambda self, other: matmul(other, self)
+    T.__getitem__ = getitem
+    for f in (exp, log, sqrt, tanh, relu, sum, mean, max, reshape, permute, swapaxes, transpose):
+        setattr(T, f.__name__, f)
+    T.T = property(lambda self: permute(self))
+
+
+_install()

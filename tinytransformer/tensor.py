@@ -1,0 +1,217 @@
+"""Tensor: a NumPy array that remembers how it was made, and reverse-mode autograd.
+
+Every differentiable op builds its output with `Tensor.from_op(out, parents, backward, op)`,
+where `backward(g)` maps the upstream gradient `g` (in the output's shape) to one
+gradient per parent (in the *output's* broadcast shape, or None). The engine undoes
+broadcasting for every op in one place, `unbroadcast`.
+
+`loss.backward()` visits the graph in reverse topological order, iteratively (no
+recursion limit), and *adds* into the `.grad` of every leaf that requires grad:
+calling it twice on the same graph adds the same gradient twice, exactly as two
+losses summed would. Intermediate gradients live only for the duration of the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+DEFAULT_DTYPE = np.float32
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "grad_enabled", True)
+
+
+def is_anomaly_enabled() -> bool:
+    return getattr(_state, "anomaly", False)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block ops record nothing: no graph, no gradients, less memory."""
+    previous = is_grad_enabled()
+    _state.grad_enabled = False
+    try:
+        yield
+    finally:
+        _state.grad_enabled = previous
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Raise as soon as an op produces NaN or Inf, forward or backward, naming the op."""
+    previous = is_anomaly_enabled()
+    _state.anomaly = True
+    try:
+        yield
+    finally:
+        _state.anomaly = previous
+
+
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `g` down to `shape`: the adjoint of NumPy broadcasting `shape` -> `g.shape`."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
+    )
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _check_finite(array: np.ndarray, op: str, where: str) -> None:
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        bad = "NaN" if np.isnan(array).any() else "Inf"
+        raise FloatingPointError(f"anomaly: {op} produced {bad} in its {where} pass")
+
+
+class Tensor:
+    """An n-dimensional array with an optional gradient.
+
+    Floating data default to float32; float64 is kept as float64 all the way through,
+    which is what gradient checks use. Integer data (token ids) are allowed but cannot
+    require grad.
+    """
+
+    __array_priority__ = 100  # so `ndarray * Tensor` calls Tensor.__rmul__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is None and not isinstance(data, np.ndarray):
+            array = np.asarray(data)
+            dtype = DEFAULT_DTYPE if array.dtype.kind in "fc" or array.dtype == object else None
+            data = array
+        self.data = np.asarray(data, dtype=dtype)
+        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+            raise TypeError(
+                f"only floating tensors can require grad, got dtype {self.data.dtype} "
+                "(token ids and masks are integer/boolean inputs, not parameters)"
+            )
+        self.requires_grad = requires_grad
+        self.grad: np.ndarray | None = None
+        self._parents: tuple[Tensor, ...] = ()
+        self._backward = None
+        self.op = "leaf"
+
+    @classmethod
+    def from_op(cls, out: np.ndarray, parents: tuple, backward, op: str) -> Tensor:
+        """The output of an op: records `parents` and `backward` when a gradient is needed."""
+        if is_anomaly_enabled():
+            _check_finite(out, op, "forward")
+        t = cls.__new__(cls)
+        t.data, t.grad, t.op = out, None, op
+        t.requires_grad = is_grad_enabled() and any(p.requires_grad for p in parents)
+        t._parents = parents if t.requires_grad else ()
+        t._backward = backward if t.requires_grad else None
+        return t
+
+    # -- array-like basics ---------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}, dtype={self.dtype}{grad})"
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """The same data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # -- reverse mode ----------------------------------------------------------------
+    def backward(self, grad=None) -> None:
+        """Add d(self)/d(leaf) * grad into every leaf's `.grad`.
+
+        `grad` defaults to 1 for a scalar; a non-scalar needs an explicit `grad` of
+        its own shape (the vector in the vector-Jacobian product).
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of the "
+                "computation had requires_grad=True (or it ran inside no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient works only on a scalar, but this "
+                    f"tensor has shape {self.shape}: pass grad= of that shape, or reduce "
+                    "it first (e.g. .sum() or .mean())"
+                )
+            grad = np.ones_like(self.data)
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(): grad has shape {grad.shape}, tensor has {self.shape}")
+
+        grads = {id(self): grad}
+        handed_out = {id(grad)}  # arrays a leaf may not keep as its own .grad
+        for node in _reverse_topological(self):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._backward is None:  # a leaf
+                node.grad = _own(g, handed_out) if node.grad is None else node.grad + g
+                continue
+            for parent, pg in zip(node._parents, node._backward(g)):
+                if pg is None or not parent.requires_grad:
+                    continue
+                pg = unbroadcast(np.asarray(pg, dtype=parent.dtype), parent.shape)
+                if is_anomaly_enabled():
+                    _check_finite(pg, node.op, "backward")
+                key = id(parent)
+                grads[key] = pg if key not in grads else grads[key] + pg
+
+    # Operators are attached in ops.py, next to their derivatives.
+
+
+def _own(g: np.ndarray, handed_out: set) -> np.ndarray:
+    """`g`, or a copy of it when it is a view or was already given to another leaf."""
+    if g.base is not None or not g.flags.writeable or id(g) in handed_out:
+        g = g.copy()
+    handed_out.add(id(g))
+    return g
+
+
+def _reverse_topological(root: Tensor) -> list[Tensor]:
+    """Nodes that lead to `root`, each after every node that uses it. Iterative DFS."""
+    order, visited = [], {id(root)}
+    stack = [(root, iter(root._parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent.requires_grad and id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, iter(parent._parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order[::-1]
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """`x` as a Tensor; Python numbers take the dtype of `like` (so 2.0 * float32 stays float32)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and not isinstance(x, np.ndarray):
+        return Tensor(np.asarray(x, dtype=like.dtype))
+    return Tensor(x)
