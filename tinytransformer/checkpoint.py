@@ -1,0 +1,286 @@
+"""Checkpoints: weights in safetensors, everything else in JSON beside them, written atomically.
+
+A checkpoint is a directory, e.g. runs/toy/latest/:
+    model.safetensors       the model's state dict, name -> array
+    optimizer.safetensors   the optimiser's state dict (optional)
+    meta.json               {"format": "tinytransformer-checkpoint", "format_version": 1,
+                             "files": {"model.safetensors": {"sha256": ..., "bytes": ...}, ...},
+                             "meta": <the caller's JSON-able dict: config, vocabularies, step, ...>,
+                             "record_sha256": SHA-256 of this JSON without this field}
+
+Saving writes every file into a hidden staging directory beside the target (same
+filesystem, so renames are atomic), fsyncs it, then renames it into place. Replacing an
+existing checkpoint takes two renames (old -> hidden backup, staging -> target) and then
+deletes the backup; a crash between the two renames leaves the complete old checkpoint as
+the backup, which `load_checkpoint` falls back to and the next save puts back first. So at
+every instant one complete checkpoint, old or new, is on disk. One writer at a time.
+
+Loading checks the format, the record's own hash, and each file's size and SHA-256 before
+safetensors parses it; anything wrong is a `CheckpointError` naming the file. No pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import safetensors.numpy
+
+__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint"]
+
+FORMAT, FORMAT_VERSION = "tinytransformer-checkpoint", 1
+MODEL_FILE, OPTIMIZER_FILE, META_FILE = "model.safetensors", "optimizer.safetensors", "meta.json"
+CHECKPOINT_FILES = frozenset({MODEL_FILE, OPTIMIZER_FILE, META_FILE})
+_SAFETENSORS_DTYPES = frozenset(np.dtype(t) for t in (
+    "float16", "float32", "float64", "complex64", "bool",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+))
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or written; the message names the file."""
+
+
+@dataclass
+class Checkpoint:
+    tensors: dict[str, np.ndarray]
+    meta: dict
+    optimizer: dict[str, np.ndarray] | None
+    path: Path
+
+
+# -- saving ----------------------------------------------------------------------------------
+
+
+def save_checkpoint(path, tensors: dict[str, np.ndarray], meta: dict,
+                    optimizer: dict[str, np.ndarray] | None = None) -> Path:
+    """Write `tensors`, `optimizer` and `meta` as the checkpoint directory `path`, atomically."""
+    target = Path(os.path.abspath(path))  # "." or "run/.." have no usable name to rename
+    files = {MODEL_FILE: _serialize(tensors, MODEL_FILE)}
+    if optimizer is not None:
+        files[OPTIMIZER_FILE] = _serialize(optimizer, OPTIMIZER_FILE)
+    record = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "files": {n: {"sha256": _sha256(b), "bytes": len(b)} for n, b in files.items()},
+        "meta": _json_ready(meta, "meta"),
+    }
+    record["record_sha256"] = _record_sha256(record)
+    files[META_FILE] = json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _recover(target)
+    _check_replaceable(target)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()  # not tempfile.mkdtemp: its 0700 mode would stick to the checkpoint
+    try:
+        for name, data in files.items():  # meta.json last: it vouches for the others
+            _write_synced(staging / name, data)
+        _fsync_dir(staging)
+        _swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _serialize(tensors: dict[str, np.ndarray], filename: str) -> bytes:
+    if not isinstance(tensors, dict):
+        raise TypeError(f"{filename}: expected a dict of name -> ndarray, got {type(tensors)}")
+    arrays = {}
+    for key, value in tensors.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{filename}: tensor names must be strings, got {key!r}")
+        # C order: safetensors copies raw memory, so a strided view would be saved scrambled
+        array = np.asarray(value, order="C")
+        if array.dtype not in _SAFETENSORS_DTYPES:
+            raise TypeError(f"{filename}: tensor {key!r} has dtype {array.dtype}, which "
+                            f"safetensors cannot store (pass numeric ndarrays, e.g. Tensor.data)")
+        arrays[key] = array
+    try:
+        return safetensors.numpy.save(arrays)
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise CheckpointError(f"{filename}: safetensors could not serialize it ({e})") from e
+
+
+def _json_ready(obj, where: str):
+    """A copy of `obj` that json.dumps writes and json.loads reads back equal.
+
+    NumPy scalars become Python numbers; tuples become lists; anything else raises.
+    """
+    if isinstance(obj, np.generic) and not isinstance(obj, np.object_):
+        return obj.item()
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    if isinstance(obj, dict):
+        for k in obj:
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: key {k!r} is a {type(k).__name__}; JSON keys are "
+                                f"strings, and would not load back as {type(k).__name__}")
+        return {k: _json_ready(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, np.ndarray):
+        raise TypeError(f"{where} is an ndarray of shape {obj.shape}: put arrays in `tensors`, "
+                        f"or convert it with .tolist()")
+    raise TypeError(f"{where} is a {type(obj).__name__}, which JSON cannot hold "
+                    f"(convert dataclasses with dataclasses.asdict)")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _record_sha256(record: dict) -> str:
+    """SHA-256 of the record minus this field, as canonical JSON (sorted keys, compact)."""
+    body = {k: v for k, v in record.items() if k != "record_sha256"}
+    return _sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Rename `staging` to `target`; an existing target goes to a backup, deleted last."""
+    if not target.exists():
+        os.replace(staging, target)
+        _fsync_dir(target.parent)
+        return
+    backup = target.parent / f".{target.name}.old-{time.time_ns():020d}-{os.getpid()}"
+    os.replace(target, backup)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(backup, target)  # put the old checkpoint back where it was
+        raise
+    _fsync_dir(target.parent)
+    _remove(backup)  # the new checkpoint is in place: from here on, failure is harmless
+
+
+def _recover(target: Path) -> None:
+    """Undo what a crashed save left: restore a backup if the target is gone, drop strays."""
+    backups = sorted(target.parent.glob(f".{target.name}.old-*"))
+    if backups and not target.exists():
+        os.replace(backups.pop(), target)
+        _fsync_dir(target.parent)
+    for stray in backups + list(target.parent.glob(f".{target.name}.tmp-*")):
+        _remove(stray)
+
+
+def _remove(path: Path) -> None:
+    """Delete a leftover directory (or the symlink the old target was); a failure only
+    leaves a hidden stray that the next save removes."""
+    if path.is_symlink():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse to replace anything that is not a checkpoint: it would be deleted."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise CheckpointError(f"{target}: exists and is not a checkpoint directory; "
+                              f"refusing to replace it")
+    others = sorted(set(os.listdir(target)) - CHECKPOINT_FILES)
+    if others:
+        raise CheckpointError(f"{target}: holds files that are not part of a checkpoint "
+                              f"{others}; refusing to replace it")
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read and verify the checkpoint directory `path` (see the module docstring)."""
+    target = Path(path)
+    directory = target if target.exists() else _latest_backup(target)
+    if directory is None:
+        raise CheckpointError(f"{target}: missing (no such checkpoint directory)")
+    if not directory.is_dir():
+        raise CheckpointError(f"{target}: not a tinytransformer checkpoint (not a directory)")
+    record = _read_record(directory / META_FILE)
+    arrays = {name: _read_tensors(directory / name, info)
+              for name, info in record["files"].items()}
+    return Checkpoint(arrays[MODEL_FILE], record["meta"], arrays.get(OPTIMIZER_FILE), directory)
+
+
+def _latest_backup(target: Path) -> Path | None:
+    """The old checkpoint a save moved aside just before it crashed, if any."""
+    backups = sorted(target.parent.glob(f".{target.name}.old-*"))
+    return backups[-1] if backups else None
+
+
+def _read_record(file: Path) -> dict:
+    if not file.is_file():
+        raise CheckpointError(f"{file}: missing file meta.json (not a tinytransformer "
+                              f"checkpoint, or an incomplete one)")
+    try:
+        record = json.loads(file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{file}: meta.json is not valid UTF-8 ({e})") from e
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{file}: meta.json is not valid JSON "
+                              f"(line {e.lineno}, column {e.colno}: {e.msg})") from e
+    kind = record.get("format") if isinstance(record, dict) else None
+    version = record.get("format_version") if isinstance(record, dict) else None
+    if kind != FORMAT or version != FORMAT_VERSION:
+        raise CheckpointError(f"{file}: not a tinytransformer checkpoint (format {kind!r} "
+                              f"version {version!r}; expected {FORMAT!r} version {FORMAT_VERSION})")
+    _check_record_fields(file, record)
+    if record["record_sha256"] != _record_sha256(record):
+        raise CheckpointError(f"{file}: meta.json SHA-256 mismatch (record_sha256 does not "
+                              f"match its content: the file is corrupted or was edited)")
+    return record
+
+
+def _check_record_fields(file: Path, record: dict) -> None:
+    files = record.get("files")
+    problem = None
+    if not isinstance(record.get("meta"), dict) or not isinstance(record.get("record_sha256"), str):
+        problem = "'meta' must be an object and 'record_sha256' a string"
+    elif not isinstance(files, dict) or MODEL_FILE not in files:
+        problem = f"'files' must be an object listing {MODEL_FILE}"
+    elif not set(files) <= {MODEL_FILE, OPTIMIZER_FILE}:
+        problem = f"'files' lists unknown files {sorted(set(files) - CHECKPOINT_FILES)}"
+    elif not all(isinstance(i, dict) and isinstance(i.get("sha256"), str)
+                 and isinstance(i.get("bytes"), int) for i in files.values()):
+        problem = "each entry of 'files' needs a 'sha256' string and a 'bytes' integer"
+    if problem:
+        raise CheckpointError(f"{file}: malformed meta.json: {problem}")
+
+
+def _read_tensors(file: Path, info: dict) -> dict[str, np.ndarray]:
+    if not file.is_file():
+        raise CheckpointError(f"{file}: missing file (meta.json lists {file.name})")
+    data = file.read_bytes()
+    if len(data) != info["bytes"]:
+        raise CheckpointError(f"{file}: has {len(data)} bytes but meta.json records "
+                              f"{info['bytes']} (file is truncated or was modified)")
+    if _sha256(data) != info["sha256"]:
+        raise CheckpointError(f"{file}: SHA-256 mismatch "
+                              f"(file is corrupted or was modified)")
+    try:
+        arrays = safetensors.numpy.load(data)
+    except Exception as e:  # SafetensorError, or a dtype NumPy does not know
+        raise CheckpointError(f"{file}: not a valid safetensors file ({e})") from e
+    return {k: a if a.flags.writeable else a.copy() for k, a in arrays.items()}
