@@ -107,6 +107,7 @@ def test_float32_stays_float32():
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
     assert tt.Tensor([1.0, 2.0]).dtype == np.float32
     assert tt.Tensor(np.ones(2)).dtype == np.float64  # float64 arrays are honoured
+    assert tt.Tensor(np.float64(3.0)).dtype == np.float64  # and NumPy scalars
 
 
 def test_node_used_twice_gets_sum_of_gradients():

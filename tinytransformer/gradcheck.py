@@ -49,9 +49,10 @@ class GradcheckReport:
 
     def __repr__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
+        header = f"{'what':<12} {'shape':<16} {'checked':>8} {'abs err':>10} {'rel err':>10}"
         lines = [f"gradcheck {verdict}: max relative error {self.max_rel_error:.2e} "
                  f"(tolerance {self.rtol:.0e}), max absolute error {self.max_abs_error:.2e}",
-                 f"  {'what':<12} {'shape':<16} {'checked':>8} {'abs err':>10} {'rel err':>10}  worst at"]
+                 f"  {header}  worst at"]
         for c in self.checks:
             lines.append(f"  {c.name:<12} {str(c.shape):<16} {c.checked:>8} "
                          f"{c.max_abs_error:>10.2e} {c.max_rel_error:>10.2e}  {c.worst_index}")
@@ -74,13 +75,16 @@ def _as_input(x) -> Tensor:
     return Tensor(x)
 
 
-def _compare(name, analytic, numeric, index_of) -> Check:
+def _compare(name, shape, analytic, numeric, flat_index=None) -> Check:
+    """Errors of `analytic` against `numeric`; `flat_index` maps them to places in `shape`."""
     err = np.abs(analytic - numeric)
-    worst = int(np.argmax(err)) if err.size else 0
-    scale = max(float(np.max(np.abs(numeric), initial=0.0)), 1e-12)
-    return Check(name, analytic.shape, err.size, float(np.max(err, initial=0.0)),
-                 float(np.max(err, initial=0.0)) / scale if err.size else 0.0,
-                 index_of(worst) if err.size else None)
+    if not err.size:
+        return Check(name, shape, 0, 0.0, 0.0, None)
+    worst = int(np.argmax(err))
+    scale = max(float(np.max(np.abs(numeric))), 1e-12)
+    where = None if flat_index is None else tuple(
+        int(j) for j in np.unravel_index(flat_index[worst], shape))
+    return Check(name, shape, err.size, float(err[worst]), float(err[worst]) / scale, where)
 
 
 def gradcheck(f, *inputs, eps: float = 1e-6, rtol: float = 1e-6, max_elements: int = 2000,
@@ -111,16 +115,16 @@ def gradcheck(f, *inputs, eps: float = 1e-6, rtol: float = 1e-6, max_elements: i
     report = GradcheckReport(rtol=rtol)
     for i, (t, g) in enumerate(zip(wrt, grads)):
         n = t.data.size
-        idx = np.arange(n) if n <= max_elements else np.sort(rng.choice(n, max_elements, replace=False))
+        idx = np.arange(n) if n <= max_elements else np.sort(
+            rng.choice(n, max_elements, replace=False))
         numeric = np.array([_nudge(t, j, eps, loss) for j in idx])
-        report.checks.append(_compare(f"input {i}", g.reshape(-1)[idx], numeric,
-                                      lambda w: np.unravel_index(idx[w], t.shape)))
+        report.checks.append(_compare(f"input {i}", t.shape, g.reshape(-1)[idx], numeric, idx))
     for d in range(directions):
         u = [rng.standard_normal(t.shape) for t in wrt]
         analytic = sum(float(np.sum(ui * gi)) for ui, gi in zip(u, grads))
         numeric = _directional(wrt, u, eps, loss)
-        report.checks.append(_compare(f"direction {d}", np.array([analytic]), np.array([numeric]),
-                                      lambda w: None))
+        report.checks.append(_compare(f"direction {d}", "all inputs", np.array([analytic]),
+                                      np.array([numeric])))
     if raise_on_fail and not report.passed:
         raise AssertionError(repr(report))
     return report

@@ -83,7 +83,7 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is None and not isinstance(data, np.ndarray):
+        if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
             array = np.asarray(data)
             dtype = DEFAULT_DTYPE if array.dtype.kind in "fc" or array.dtype == object else None
             data = array
