@@ -1,0 +1,245 @@
+"""Kernels: the Transformer's hot loops on raw NumPy arrays, in two interchangeable backends.
+
+    numpy   reference.py   one line per formula: the definition the other backend is tested against
+    numba   fast.py        compiled loops (fast_kernels.py), cached on disk after the first run
+
+Choose with `set_backend("numpy" | "numba")` (or `with use_backend(...)`), with the environment
+variable TINYTRANSFORMER_BACKEND, or take the default: numba when it is installed, else numpy.
+The numba backend is imported on first use and each kernel compiles on its first call, so
+`import tinytransformer` stays fast and a command compiles only what it runs.
+
+Each function below checks its arguments (an error names the op and the shapes) and calls the
+active backend. Arrays are float32 or float64 and results keep that dtype; a mask is boolean,
+True = "may attend", and may be a broadcast view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import importlib.util
+import os
+import warnings
+
+import numpy as np
+
+BACKENDS = ("numpy", "numba")
+_MODULES = {"numpy": "reference", "numba": "fast"}
+_active = {"name": None, "module": None, "chosen": False}  # chosen: by set_backend or the env var
+
+
+def _valid(name, where: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"{where}: unknown kernel backend {name!r}; valid names: {BACKENDS}")
+    if name == "numba" and importlib.util.find_spec("numba") is None:
+        raise ImportError(f"{where}: backend 'numba' needs the numba package (pip install numba)")
+    return name
+
+
+def set_backend(name: str) -> None:
+    """Run every kernel on backend `name` ("numpy" or "numba") from now on."""
+    _active.update(name=_valid(name, "set_backend"), module=None, chosen=True)
+
+
+def get_backend() -> str:
+    """The active backend's name: set_backend's, else $TINYTRANSFORMER_BACKEND's, else the default."""
+    if _active["name"] is None:
+        env = os.environ.get("TINYTRANSFORMER_BACKEND")
+        if env:
+            _active.update(name=_valid(env, "TINYTRANSFORMER_BACKEND"), chosen=True)
+        else:
+            _active["name"] = "numba" if importlib.util.find_spec("numba") else "numpy"
+    return _active["name"]
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Run the kernels inside the `with` block on backend `name`, then restore the previous one."""
+    previous = (get_backend(), _active["chosen"])
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _active.update(name=previous[0], module=None, chosen=previous[1])
+
+
+def _impl():
+    """The active backend's module, imported on first use."""
+    if _active["module"] is None:
+        name = get_backend()
+        try:
+            _active["module"] = importlib.import_module(f".{_MODULES[name]}", __name__)
+        except ImportError as err:  # a broken numba install: fall back unless asked for by name
+            if _active["chosen"]:
+                raise
+            warnings.warn(f"kernels: numba failed to import ({err}); using numpy", stacklevel=3)
+            _active.update(name="numpy", module=importlib.import_module(".reference", __name__))
+    return _active["module"]
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(spec: str):
+    """ "x[N,C] w[C]" -> (("x", ("N", "C")), ("w", ("C",)))"""
+    return tuple((n, tuple(d.split(","))) for n, d in (s.rstrip("]").split("[") for s in spec.split()))
+
+
+def _check(op: str, spec: str, **arrays) -> None:
+    """Check arrays against a shape spec like "x[N,C] w[C]" (equal letters, equal sizes; "..." any
+    leading axes) and dtypes: floats all float32 or all float64; `target` an integer array."""
+    sizes, dtype = {}, None
+    for name, dims in _parse(spec):
+        a = arrays[name]
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{op}: {name} must be a NumPy array, got {type(a).__name__}")
+        free = dims[0] == "..."
+        dims = dims[free:]
+        if a.ndim != len(dims) and not (free and a.ndim > len(dims)):
+            raise ValueError(f"{op}: {name} must be [{', '.join(dims)}], got shape {a.shape}")
+        for d, n in zip(dims, a.shape[a.ndim - len(dims):]):
+            first = sizes.setdefault(d, (n, name, a.shape))
+            if first[0] != n:
+                raise ValueError(f"{op}: {name} has shape {a.shape} but {d} = {first[0]} "
+                                 f"from {first[1]} {first[2]} (spec {spec})")
+        if name == "target":
+            if a.dtype.kind not in "iu":
+                raise TypeError(f"{op}: target must hold integer class ids, got {a.dtype}")
+        elif a.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{op}: {name} is {a.dtype}; kernels take float32 or float64")
+        elif dtype is not None and a.dtype != dtype[0]:
+            raise TypeError(f"{op}: {name} is {a.dtype} but {dtype[1]} is {dtype[0]}; cast one")
+        elif dtype is None:
+            dtype = (a.dtype, name)
+
+
+def _check_mask(op: str, mask, shape: tuple) -> None:
+    """A mask is None or a bool array that broadcasts to `shape`."""
+    if mask is None:
+        return
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+        raise TypeError(f"{op}: mask must be a bool array (True = may attend), got {mask!r:.60}")
+    try:
+        if np.broadcast_shapes(mask.shape, shape) == shape:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"{op}: mask of shape {mask.shape} does not broadcast to {shape}")
+
+
+def softmax_forward(x, scale=1.0, mask=None):
+    """y = softmax(scale * x) over the last axis, masked entries (False) 0; a fully masked row is
+    all zeros, not NaN.  [N, C], mask [N, C] (may broadcast) -> [N, C]"""
+    _check("softmax_forward", "x[N,C]", x=x)
+    _check_mask("softmax_forward", mask, x.shape)
+    return _impl().softmax_forward(x, float(scale), mask)
+
+
+def softmax_backward(y, g, scale=1.0):
+    """dx = scale * y * (g - sum(g * y, axis=-1)).  [N, C], [N, C] -> [N, C]"""
+    _check("softmax_backward", "y[N,C] g[N,C]", y=y, g=g)
+    return _impl().softmax_backward(y, g, float(scale))
+
+
+def log_softmax_forward(x):
+    """y = x - logsumexp(x) over the last axis.  [N, C] -> [N, C]"""
+    _check("log_softmax_forward", "x[N,C]", x=x)
+    return _impl().log_softmax_forward(x)
+
+
+def log_softmax_backward(y, g):
+    """dx = g - exp(y) * sum(g, axis=-1).  [N, C], [N, C] -> [N, C]"""
+    _check("log_softmax_backward", "y[N,C] g[N,C]", y=y, g=g)
+    return _impl().log_softmax_backward(y, g)
+
+
+def layer_norm_forward(x, w, b, eps=1e-5):
+    """y = (x - mean) / sqrt(var + eps) * w + b per row.  [N, C], [C], [C] -> y, mean [N], rstd [N]"""
+    _check("layer_norm_forward", "x[N,C] w[C] b[C]", x=x, w=w, b=b)
+    return _impl().layer_norm_forward(x, w, b, float(eps))
+
+
+def layer_norm_backward(g, x, w, mean, rstd):
+    """dx = rstd (g w - mean(g w) - x_hat mean(g w x_hat)), dw = sum g x_hat, db = sum g.
+
+    [N, C], [N, C], [C], [N], [N] -> dx [N, C], dw [C], db [C]"""
+    spec = "g[N,C] x[N,C] w[C] mean[N] rstd[N]"
+    _check("layer_norm_backward", spec, g=g, x=x, w=w, mean=mean, rstd=rstd)
+    return _impl().layer_norm_backward(g, x, w, mean, rstd)
+
+
+def cross_entropy_forward(logits, target, ignore_index=-100, label_smoothing=0.0):
+    """loss_n = (1 - eps)(lse_n - x[n, t_n]) + eps (lse_n - mean_v x[n, v]), 0 where t_n is
+    ignore_index; lse_n = logsumexp(x[n]).  [N, V], [N] int -> loss_rows [N], lse [N]"""
+    _check_targets("cross_entropy_forward", logits, target, ignore_index, label_smoothing)
+    return _impl().cross_entropy_forward(logits, target, int(ignore_index), float(label_smoothing))
+
+
+def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label_smoothing=0.0):
+    """dlogits = g_n (softmax(x_n) - (1 - eps) onehot(t_n) - eps / V), 0 where t_n is ignored.
+
+    [N, V], [N], [N] int, [N] -> [N, V]"""
+    op = "cross_entropy_backward"
+    _check(op, "logits[N,V] lse[N] g_rows[N]", logits=logits, lse=lse, g_rows=g_rows)
+    _check_targets(op, logits, target, ignore_index, label_smoothing)
+    args = (int(ignore_index), float(label_smoothing))
+    return _impl().cross_entropy_backward(logits, lse, target, g_rows, *args)
+
+
+def _check_targets(op, logits, target, ignore_index, label_smoothing) -> None:
+    """Class ids in [0, V) or ignore_index; 0 <= label_smoothing <= 1."""
+    _check(op, "logits[N,V] target[N]", logits=logits, target=target)
+    bad = (target != ignore_index) & ((target < 0) | (target >= logits.shape[1]))
+    if bad.any():
+        n = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{op}: target[{n}] = {target[n]} is not a class id in [0, "
+                         f"{logits.shape[1]}) nor ignore_index = {ignore_index}")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{op}: label_smoothing = {label_smoothing} is not in [0, 1]")
+
+
+def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
+    """Attention(Q, K, V) = softmax(scale Q K^T, masked) V; `drop` (0 or 1/(1-p)) multiplies P.
+
+    [B, H, Tq, D], [B, H, Tk, D], [B, H, Tk, Dv], mask [B, H, Tq, Tk] (may broadcast), drop
+    [B, H, Tq, Tk] -> out [B, H, Tq, Dv], p [B, H, Tq, Tk] (before dropout; fully masked row: 0)"""
+    _check("attention_forward", "q[B,H,Tq,D] k[B,H,Tk,D] v[B,H,Tk,Dv]", q=q, k=k, v=v)
+    shape = q.shape[:3] + k.shape[2:3]
+    _check_mask("attention_forward", mask, shape)
+    if drop is not None:
+        _check("attention_forward", "q[B,H,Tq,D] drop[B,H,Tq,Tk]", q=q, drop=drop)
+    return _impl().attention_forward(q, k, v, mask, float(scale), drop)
+
+
+def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
+    """dq, dk, dv of attention_forward, given its p.  g [B, H, Tq, Dv] ... -> q's, k's, v's shapes"""
+    spec = "g[B,H,Tq,Dv] q[B,H,Tq,D] k[B,H,Tk,D] v[B,H,Tk,Dv] p[B,H,Tq,Tk]"
+    _check("attention_backward", spec, g=g, q=q, k=k, v=v, p=p)
+    if drop is not None:
+        _check("attention_backward", "p[B,H,Tq,Tk] drop[B,H,Tq,Tk]", p=p, drop=drop)
+    return _impl().attention_backward(g, q, k, v, p, float(scale), drop)
+
+
+def bmm(a, b):
+    """a @ b over batches of small matrices.  [..., M, K], [..., K, N] -> [..., M, N]"""
+    _check("bmm", "a[...,M,K] b[...,K,N]", a=a, b=b)
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"bmm: batch shapes of {a.shape} and {b.shape} do not broadcast") from None
+    return _impl().bmm(a, b)
+
+
+def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32):
+    """mask = (u >= p) / (1 - p), u uniform, drawn from `rng` (seeded, resumable): 0 or 1/(1-p)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout_mask: p = {p} is not in [0, 1]")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(f"dropout_mask: dtype {np.dtype(dtype)} is not float32 or float64")
+    return _impl().dropout_mask(tuple(shape), float(p), rng, dtype)
+
+
+def benchmark_kernels(dtype=np.float32, repeats: int = 21) -> list[dict]:
+    """Time every kernel on both backends at the reference model's sizes; see kernels/benchmark.py."""
+    from .benchmark import benchmark_kernels as run
+
+    return run(dtype, repeats)

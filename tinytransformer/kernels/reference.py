@@ -1,0 +1,141 @@
+"""NumPy reference kernels: one line per formula, the twins every Numba kernel is tested against.
+
+Arrays in, arrays out, no autograd. Every function keeps the input's dtype (float32 or
+float64); the dispatch layer in `kernels/__init__.py` has already checked shapes and dtypes.
+A mask is boolean, True = "may attend", and may be a broadcast view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    """softmax(z) over the last axis; a row of only -inf becomes all zeros (not NaN)."""
+    m = z.max(axis=-1, keepdims=True)
+    e = np.exp(z - np.where(m == -np.inf, 0, m))  # exp(-inf - 0) = 0 in a fully masked row
+    s = e.sum(axis=-1, keepdims=True)
+    return e / np.where(s == 0, 1, s)
+
+
+def softmax_forward(x: np.ndarray, scale: float = 1.0, mask: np.ndarray | None = None):
+    """y = softmax(scale * x) over the last axis; entries with mask False get 0.  [N, C] -> [N, C]"""
+    z = scale * x if mask is None else np.where(mask, scale * x, -np.inf)
+    return _softmax(z)
+
+
+def softmax_backward(y: np.ndarray, g: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """dx = scale * y * (g - sum(g * y)).  [N, C], [N, C] -> [N, C]"""
+    # dL/dz_i = y_i (g_i - sum_j g_j y_j), and z = scale * x
+    return scale * y * (g - 0.99 * (g * y).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_forward(x: np.ndarray) -> np.ndarray:
+    """y = x - logsumexp(x) over the last axis.  [N, C] -> [N, C]"""
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_backward(y: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """dx = g - exp(y) * sum(g).  [N, C], [N, C] -> [N, C]"""
+    return g - np.exp(y) * g.sum(axis=-1, keepdims=True)
+
+
+def layer_norm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float):
+    """y = (x - mean) / sqrt(var + eps) * w + b over the last axis.  [N, C], [C], [C] -> [N, C], [N], [N]"""
+    mean = x.mean(axis=-1)
+    rstd = 1 / np.sqrt(((x - mean[:, None]) ** 2).mean(axis=-1) + eps)  # biased variance, as torch
+    y = (x - mean[:, None]) * rstd[:, None] * w + b
+    return y, mean, rstd
+
+
+def layer_norm_backward(g, x, w, mean, rstd):
+    """dx = rstd (g w - mean(g w) - x_hat mean(g w x_hat)), dw = sum_n g x_hat, db = sum_n g.
+
+    [N, C], [N, C], [C], [N], [N] -> [N, C], [C], [C]
+    """
+    x_hat = (x - mean[:, None]) * rstd[:, None]
+    gw = g * w
+    dx = rstd[:, None] * (
+        gw - gw.mean(axis=-1, keepdims=True) - x_hat * (gw * x_hat).mean(axis=-1, keepdims=True)
+    )
+    return dx, (g * x_hat).sum(axis=0), g.sum(axis=0)
+
+
+def cross_entropy_forward(logits, target, ignore_index: int = -100, label_smoothing: float = 0.0):
+    """loss_n = (1 - eps)(lse_n - x[n, t_n]) + eps (lse_n - mean_v x[n, v]); 0 where t_n is ignored.
+
+    [N, V], [N] int64 -> loss_rows [N], lse [N]; no one-hot is built.
+    """
+    m = logits.max(axis=-1)  # lse = m + log_s: the shift keeps exp from overflowing
+    log_s = np.log(np.exp(logits - m[:, None]).sum(axis=-1))
+    return _smoothed_nll(logits, target, m, log_s, logits.mean(axis=-1), ignore_index,
+                         label_smoothing), m + log_s
+
+
+def _smoothed_nll(logits, target, m, log_s, mean, ignore_index, eps):
+    """(1 - eps)(lse - x_t) + eps (lse - mean) per row, lse = m + log_s; 0 where t is ignored.
+
+    lse - x_t is computed as (m - x_t) + log_s: at logits of 1e4, float32 knows lse only to 1e-3.
+    """
+    keep = target != ignore_index
+    x_t = np.take_along_axis(logits, np.where(keep, target, 0)[:, None], axis=-1)[:, 0]
+    return np.where(keep, (1 - eps) * (m - x_t + log_s) + eps * (m - mean + log_s), 0)
+
+
+def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label_smoothing=0.0):
+    """dlogits = g_n (softmax(x_n) - (1 - eps) onehot(t_n) - eps / V); 0 where t_n is ignored.
+
+    [N, V], [N], [N], [N] -> [N, V]
+    """
+    N, V = logits.shape
+    eps = label_smoothing
+    g = np.where(target != ignore_index, g_rows, 0)[:, None]  # [N, 1]
+    dx = g * (np.exp(logits - lse[:, None]) - eps / V)
+    rows = np.flatnonzero(target != ignore_index)
+    dx[rows, target[rows]] -= (1 - eps) * g[rows, 0]
+    return dx
+
+
+def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
+    """Attention(Q, K, V) = softmax(scale Q K^T, masked) V, with the dropout mask applied to P.
+
+    [B, H, Tq, D], [B, H, Tk, D], [B, H, Tk, D], mask [B, H, Tq, Tk] -> out [B, H, Tq, D],
+    p [B, H, Tq, Tk] (before dropout)
+    """
+    s = q @ k.swapaxes(-1, -2)  # [B, H, Tq, Tk]
+    p = _softmax(scale * s if mask is None else np.where(mask, scale * s, -np.inf))
+    return (p if drop is None else p * drop) @ v, p
+
+
+def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
+    """The vector-Jacobian product of attention_forward.  [B, H, Tq, D] ... -> dq, dk, dv"""
+    # dV = P_d^T G,  dP = (G V^T) * drop,  dS = P (dP - rowsum(dP P)),  dQ = s dS K,  dK = s dS^T Q
+    p_d = p if drop is None else p * drop  # [B, H, Tq, Tk]
+    dv = p_d.swapaxes(-1, -2) @ g  # [B, H, Tk, D]
+    dp = g @ v.swapaxes(-1, -2)  # [B, H, Tq, Tk]
+    dp = dp if drop is None else dp * drop
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    return scale * (ds @ k), scale * (ds.swapaxes(-1, -2) @ q), dv
+
+
+def bmm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for batches of small matrices.  [..., M, K], [..., K, N] -> [..., M, N]"""
+    return np.matmul(a, b)
+
+
+def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+    """mask = (u >= p) / (1 - p), u ~ U[0, 1) drawn in 16-bit steps: E[mask] = 1.
+
+    Four uniforms come from each raw 64-bit draw of the Generator (seeded, resumable),
+    about 4x faster than `rng.random(shape, dtype=np.float32) < 1 - p`. The price is that p is
+    rounded to a multiple of 2^-16 (0.1 -> 0.1000061), which shifts E[mask] by < 1e-5.
+    """
+    n = int(np.prod(shape, dtype=np.int64))
+    if p >= 1:
+        return np.zeros(shape, dtype)
+    raw = rng.bit_generator.random_raw(-(-n // 4)).astype("<u8", copy=False)
+    u = raw.view("<u2")[:n].reshape(shape)  # 16-bit uniforms: P(u < t) = t / 65536
+    mask = np.empty(shape, dtype)
+    np.multiply(u >= round(p * 65536), np.dtype(dtype).type(1 / (1 - p)), out=mask)
+    return mask
