@@ -1,0 +1,124 @@
+"""The translator end to end, on a tiny model trained for seconds: training, resuming,
+decoding, the commands and the attention figure."""
+
+import numpy as np
+import pytest
+
+from tinytransformer import cli
+from tinytransformer.checkpoint import load_checkpoint
+from tinytransformer.decode import beam_search, greedy
+from tinytransformer.plot import find_cjk_font
+from tinytransformer.train import TrainConfig, Trainer
+from tinytransformer.translate import attention_maps, encode_sources, load_translator
+
+TINY = {"d_model": 32, "num_heads": 2, "d_ff": 64, "num_encoder_layers": 1,
+        "num_decoder_layers": 1, "dropout": 0.1}
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    return TrainConfig(**{"steps": 40, "batch_size": 32, "eval_every": 20, "eval_sentences": 16,
+                          "lr_factor": 4.0, "warmup": 20, "model": TINY, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny run: (run folder, trainer)."""
+    run = tmp_path_factory.mktemp("run")
+    trainer = Trainer(tiny_config(), run, log=lambda *a: None)
+    trainer.run(progress=False)
+    return run, trainer
+
+
+def losses(history):
+    return [h["train_loss"] for h in history if "train_loss" in h]
+
+
+def test_loss_falls(trained):
+    run, trainer = trained
+    train = losses(trainer.history)
+    assert np.mean(train[-5:]) < np.mean(train[:5]) - 0.5
+    assert (run / "latest" / "model.safetensors").exists() and (run / "best").exists()
+    assert (run / "curves.png").stat().st_size > 1000
+
+
+def test_resume_reproduces_an_uninterrupted_run(tmp_path):
+    whole = Trainer(tiny_config(steps=12, eval_every=6), tmp_path / "a", log=lambda *a: None)
+    whole.run(progress=False)
+    first = Trainer(tiny_config(steps=6, eval_every=6), tmp_path / "b", log=lambda *a: None)
+    first.run(progress=False)
+    resumed = Trainer(tiny_config(steps=12, eval_every=6), tmp_path / "b", resume=True,
+                      log=lambda *a: None)
+    resumed.run(progress=False)
+    assert losses(resumed.history) == losses(whole.history)
+
+
+def test_ctrl_c_saves_latest_and_stops(tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(steps=100), tmp_path, log=lambda *a: None)
+    real_step, calls = trainer.train_step, []
+
+    def step_then_interrupt(batch):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real_step(batch)
+
+    monkeypatch.setattr(trainer, "train_step", step_then_interrupt)
+    trainer.run(progress=False)
+    ckpt = load_checkpoint(tmp_path / "latest")
+    assert ckpt.meta["step"] == 4
+
+
+def test_cached_and_uncached_decoding_agree(trained):
+    _, trainer = trained
+    src = encode_sources(trainer.corpus.src_vocab, [en for en, _ in trainer.corpus.splits["test"][:12]])
+    assert greedy(trainer.model, src, use_cache=True) == greedy(trainer.model, src, use_cache=False)
+    assert (beam_search(trainer.model, src[:4], 3, use_cache=True)
+            == beam_search(trainer.model, src[:4], 3, use_cache=False))
+
+
+def test_beam_of_one_is_greedy(trained):
+    _, trainer = trained
+    src = encode_sources(trainer.corpus.src_vocab, [en for en, _ in trainer.corpus.splits["test"][:8]])
+    assert beam_search(trainer.model, src, 1, length_alpha=0.0) == greedy(trainer.model, src)
+
+
+def test_commands_run_end_to_end(trained, tmp_path, capsys):
+    run, _ = trained
+    best = str(run / "best")
+    assert cli.main(["translate", "--checkpoint", best, "i read books at home .",
+                     "do you like cats ?"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].startswith("i read books at home .\t")
+    assert cli.main(["translate", "--checkpoint", best, "--beam", "3", "i like tea ."]) == 0
+    assert cli.main(["evaluate", "--checkpoint", best, "--limit", "20"]) == 0
+    assert "BLEU" in capsys.readouterr().out
+    figure = tmp_path / "att.png"
+    code = cli.main(["attention", "--checkpoint", best, "--out", str(figure), "i read books at home ."])
+    if find_cjk_font() is None:
+        assert code == 1 and "apt-get install fonts-wqy-microhei" in capsys.readouterr().err
+    else:
+        assert code == 0 and figure.stat().st_size > 10_000
+
+
+def test_attention_figure_has_a_panel_per_layer_and_head(trained):
+    if find_cjk_font() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei)")
+    from tinytransformer.plot import plot_attention
+
+    run, _ = trained
+    model, vocabs, _ = load_translator(run / "best")
+    translation, maps = attention_maps(model, vocabs, "i read books at home .")
+    fig = plot_attention(maps)
+    layers, heads = 1, 2
+    assert len(fig.axes) == 3 * layers * heads
+    cross = [ax for ax in fig.axes if ax.get_title().startswith("cross")][0]
+    assert [t.get_text() for t in cross.get_xticklabels()] == ["i", "read", "books", "at", "home", "."]
+    assert [t.get_text() for t in cross.get_yticklabels()][-1] == "<eos>"
+    assert len(cross.get_yticklabels()) == len(maps["cross"][2])
+
+
+def test_malformed_data_file_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("hello .\t你好。\njust one column\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.tsv:2"):
+        Trainer(tiny_config(data=str(bad)), tmp_path / "run")

@@ -1,0 +1,148 @@
+"""Benchmarks: ratios measured side by side in one run (A B A B ..., medians).
+
+    tinytransformer bench                 # everything, about two minutes
+    tinytransformer bench step --json bench.json
+
+The machine is shared and noisy, so only ratios measured in the same run mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+
+
+def interleaved(fns: dict, repeats: int = 50, warmup: int = 5) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternation."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t0)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def engine(repeats: int = 200) -> dict:
+    """Forward + backward of a 2-layer MLP on x [64, 128]: the engine vs NumPy by hand."""
+    from . import Tensor
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 128)).astype(np.float32)
+    w1, w2 = (rng.standard_normal(s).astype(np.float32) * 0.1 for s in [(128, 256), (256, 128)])
+    b1, b2 = np.zeros(256, np.float32), np.zeros(128, np.float32)
+
+    def by_hand():
+        h = x @ w1 + b1  # [64, 256]
+        a = np.maximum(h, 0)
+        y = a @ w2 + b2  # [64, 128]
+        loss = 0.5 * np.sum(y * y)
+        gy = y  # dL/dy
+        gw2, gb2, ga = a.T @ gy, gy.sum(0), gy @ w2.T
+        gh = ga * (h > 0)
+        gw1, gb1 = x.T @ gh, gh.sum(0)
+        return loss, gw1, gb1, gw2, gb2
+
+    params = [Tensor(p, requires_grad=True) for p in (w1, b1, w2, b2)]
+    tx = Tensor(x)
+
+    def engine_step():
+        W1, B1, W2, B2 = params
+        for p in params:
+            p.grad = None
+        y = (tx @ W1 + B1).relu() @ W2 + B2
+        loss = 0.5 * (y * y).sum()
+        loss.backward()
+        return loss
+
+    reference = by_hand()
+    engine_step()
+    for p, g in zip(params, reference[1:]):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-3, atol=1e-3)  # same computation
+    t = interleaved({"numpy by hand": by_hand, "tinytransformer": engine_step}, repeats)
+    r = {"numpy_us": t["numpy by hand"] * 1e6, "engine_us": t["tinytransformer"] * 1e6,
+         "ratio": t["tinytransformer"] / t["numpy by hand"]}
+    print(f"engine overhead, 2-layer MLP fwd+bwd on [64, 128] (float32, median of {repeats}):\n"
+          f"  NumPy by hand {r['numpy_us']:8.1f} us   tinytransformer {r['engine_us']:8.1f} us"
+          f"   ratio {r['ratio']:.2f}x")
+    return r
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+
+
+def kernels() -> list[dict]:
+    """Each kernel, NumPy reference vs Numba, at the reference model's sizes."""
+    from .kernels.benchmark import benchmark_kernels, format_table
+
+    rows = benchmark_kernels()
+    print("kernels, NumPy vs Numba (float32, median, interleaved):\n" + format_table(rows))
+    return rows
+
+
+def step(repeats: int = 21) -> dict:
+    """The reference training step: NumPy backend, Numba backend, PyTorch; dropout 0.1 and 0."""
+    from . import bench_step as bs
+
+    torch = _torch_threads()
+    flops, peak = bs.matmul_flops()["step"], bs.matmul_peak()
+    out = {"matmul_gflop_per_step": flops / 1e9, "blas_peak_gflops": peak}
+    for p in (0.1, 0.0):
+        fns = {"numpy": bs.ours(p, "numpy"), "numba": bs.ours(p, "numba")}
+        if torch:
+            fns["pytorch"] = bs.pytorch(p)
+        t = interleaved(fns, repeats, warmup=3)
+        out[f"dropout {p}"] = {k: v * 1e3 for k, v in t.items()}
+        print(f"training step, reference config, dropout {p} (ms, median of {repeats}, interleaved):")
+        for name, sec in t.items():
+            print(f"  {name:8s} {sec * 1e3:7.1f} ms   {flops / sec / 1e9:5.1f} GFLOP/s "
+                  f"({flops / sec / 1e9 / peak:4.0%} of the measured BLAS peak {peak:.0f})")
+        print(f"  numba vs numpy: {t['numpy'] / t['numba']:.2f}x faster" +
+              (f";  numba / pytorch: {t['numba'] / t['pytorch']:.2f}" if torch else
+               ";  PyTorch not installed (pip install torch) for the comparison"))
+    return out
+
+
+def _torch_threads() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    torch.set_num_threads(2)  # the same two threads NumPy's BLAS uses here
+    return True
+
+
+SECTIONS = {"engine": engine, "kernels": kernels, "step": step}
+
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("what", nargs="*", default=list(SECTIONS), choices=list(SECTIONS),
+                        help="which benchmarks (default: all)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+
+
+def run(args) -> int:
+    results = {"machine": machine()}
+    for name in args.what:
+        results[name] = SECTIONS[name]()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="python -m tinytransformer.bench", description=__doc__)
+    add_arguments(_parser)
+    raise SystemExit(run(_parser.parse_args()))
