@@ -1,0 +1,78 @@
+"""Sampling text from a language model (§2.1): draw w_t ~ P(w | w_<t), append it, repeat.
+
+    P_tau(w | w_<t) = exp(z_w / tau) / sum_v exp(z_v / tau)
+
+z are the model's logits for the next token and tau the temperature: tau = 1 samples the model's
+own distribution, tau < 1 sharpens it (tau -> 0 is greedy argmax), tau > 1 flattens it. The
+model is run incrementally with a key/value cache, so each new token costs O(t), not O(t^2).
+
+    rows = generate(lm, [[BOS_ID]] * 3, max_new_tokens=20, temperature=0.8, eos_id=EOS_ID,
+                    rng=np.random.default_rng(0))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .decode import inference
+from .nn import KVCache
+
+
+def temperature_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """P_tau = softmax(z / tau) along the last axis.  logits [..., V] -> probabilities [..., V]"""
+    if temperature <= 0:
+        raise ValueError(f"temperature_softmax: temperature must be > 0, got {temperature} "
+                         "(use temperature=0 in sample_next for greedy argmax)")
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))  # stable: the largest exponent is 0
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sample_next(logits: np.ndarray, temperature: float, rng: np.random.Generator,
+                top_k: int | None = None) -> np.ndarray:
+    """One token per row: argmax when temperature == 0, else a draw from P_tau restricted to
+    the `top_k` most likely tokens (all of them if None).  logits [B, V] -> ids [B]"""
+    logits = np.asarray(logits, dtype=np.float64)
+    if temperature == 0:
+        return logits.argmax(-1)
+    if top_k is not None:
+        kth = np.sort(logits, axis=-1)[:, -top_k][:, None]  # [B, 1]: the k-th largest logit
+        logits = np.where(logits >= kth, logits, -np.inf)
+    p = temperature_softmax(logits, temperature)  # [B, V]
+    u = rng.random((len(p), 1))  # inverse-CDF sampling, one uniform draw per row
+    return np.minimum((p.cumsum(-1) < u).sum(-1), p.shape[-1] - 1)
+
+
+def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0,
+             rng: np.random.Generator | None = None, eos_id: int | None = None,
+             top_k: int | None = None, use_cache: bool = True) -> list[list[int]]:
+    """Continue each row of `prompt` [B, t] (ids) -> B lists of new ids, cut before `eos_id`.
+
+    `model(tokens, cache=...)` must return logits [B, T, V] (a `models.LanguageModel`).
+    Stops after `max_new_tokens`, when every row has produced `eos_id`, or at the model's
+    `max_len`.
+    """
+    rng = rng if rng is not None else np.random.default_rng()
+    ys = np.array(prompt, dtype=np.int64).reshape(len(prompt), -1)  # [B, t]
+    t0 = ys.shape[1]
+    limit = min(t0 + max_new_tokens, getattr(model.config, "max_len", t0 + max_new_tokens))
+    cache = KVCache() if use_cache else None
+    done = np.zeros(len(ys), dtype=bool)
+    with inference(model):
+        logits = model(ys, cache=cache)  # the whole prompt once: [B, t, V]
+        while ys.shape[1] < limit and not done.all():
+            nxt = sample_next(logits.data[:, -1], temperature, rng, top_k)  # [B]
+            ys = np.concatenate([ys, nxt[:, None]], axis=1)  # [B, t + 1]
+            done |= nxt == eos_id
+            if ys.shape[1] < limit and not done.all():
+                logits = model(ys[:, -1:] if use_cache else ys, cache=cache)
+    return [_until(row[t0:], eos_id) for row in ys]
+
+
+def _until(ids: np.ndarray, eos_id: int | None) -> list[int]:
+    out = []
+    for i in ids.tolist():
+        if i == eos_id:
+            break
+        out.append(i)
+    return out
