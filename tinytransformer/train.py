@@ -31,7 +31,7 @@ from .translate import bleu, translate
 class TrainConfig:
     data: str | None = None  # a .tsv of sentence pairs; None: the built-in toy corpus
     max_words: int = 10  # TSV: keep pairs with at most this many English tokens
-    steps: int = 2000
+    steps: int = 1500
     minutes: float | None = None  # stop earlier when this much wall time has passed
     batch_size: int = 64
     lr_factor: float = 1.0
