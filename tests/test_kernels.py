@@ -151,7 +151,7 @@ def test_numba_equals_numpy(name, data, dtype, block):
     assert_close(ours, run("numpy", name, *args))
 
 
-# --- the kernels equal their formulas (on each backend) --------------------------------------------
+# --- the kernels equal their formulas (on each backend) ------------------------------------------
 
 
 def _rng_arrays(seed, *shapes):

@@ -138,6 +138,27 @@ def test_linear_is_x_wT_plus_b():
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape, bias", [((2, 4, 5), True), ((4, 5), False), ((3, 1, 2, 5), True)])
+def test_fused_linear_agrees_with_the_composed_primitives(shape, bias):
+    w, b, x = randn(3, 5), randn(3), randn(*shape)
+    g = RNG.standard_normal((*shape[:-1], 3))
+    results = []
+    for fused in (True, False):
+        leaves = [Tensor(t.data.copy(), requires_grad=True) for t in (x, w, b)]
+        xx, ww, bb = leaves
+        if fused:
+            out = nn.linear(xx, ww, bb if bias else None)
+        else:  # y = x W^T + b from reshape, transpose, matmul and add
+            out = xx.reshape(-1, 5) @ ww.T
+            out = (out + bb if bias else out).reshape(*shape[:-1], 3)
+        out.backward(g)
+        results.append([out.data] + [t.grad for t in leaves[:2 + bias]])
+    for ours, composed in zip(*results):
+        np.testing.assert_allclose(ours, composed, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"linear: input of shape \(4, 2\)"):
+        nn.linear(randn(4, 2), w)
+
+
 def test_initialisation_scales():
     w = nn.Linear(200, 300, rng=np.random.default_rng(0)).weight.data
     assert np.abs(w).max() <= math.sqrt(6 / 500) and w.std() == pytest.approx(math.sqrt(2 / 500),
@@ -294,6 +315,19 @@ def test_mha_cache_gives_the_full_sequence_outputs(dtype, tol):
     assert cross_cache.entries[mha][0].shape == (2, 2, 3, 4)  # the memory, computed once
     np.testing.assert_allclose(np.concatenate(steps_self, 1), full_self, atol=tol, rtol=0)
     np.testing.assert_allclose(np.concatenate(steps_cross, 1), full_cross, atol=tol, rtol=0)
+
+
+def test_cache_reorder_follows_the_surviving_rows():
+    mha = nn.MultiHeadAttention(8, 2).double()
+    x = randn(3, 4, 8)
+    with no_grad():
+        cache = nn.KVCache()
+        mha(x[:, :3], x[:, :3], x[:, :3], attn_mask=nn.causal_mask(3), cache=cache)
+        cache.reorder([2, 2, 0])  # beam search: row 2 survives twice, row 0 once
+        last = x[[2, 2, 0], 3:4]
+        out = mha(last, last, last, cache=cache).data
+        full = mha(x, x, x, attn_mask=nn.causal_mask(4)).data[[2, 2, 0], 3:4]
+    np.testing.assert_allclose(out, full, atol=1e-12)
 
 
 # -- positional encodings and layers -------------------------------------------------------------

@@ -43,7 +43,7 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
-    """The active backend's name: set_backend's, else $TINYTRANSFORMER_BACKEND's, else the default."""
+    """The active backend: set_backend's, else $TINYTRANSFORMER_BACKEND's, else the default."""
     if _active["name"] is None:
         env = os.environ.get("TINYTRANSFORMER_BACKEND")
         if env:
@@ -78,16 +78,17 @@ def _impl():
     return _active["module"]
 
 
-@functools.lru_cache(maxsize=None)
-def _parse(spec: str):
-    """ "x[N,C] w[C]" -> (("x", ("N", "C")), ("w", ("C",)))"""
-    return tuple((n, tuple(d.split(","))) for n, d in (s.rstrip("]").split("[") for s in spec.split()))
+@functools.cache
+def _parse(spec: str) -> tuple:
+    """ "x[N,C] w[...,C]" -> (("x", ("N", "C")), ("w", ("...", "C")))"""
+    pairs = (item.rstrip("]").split("[") for item in spec.split())
+    return tuple((name, tuple(dims.split(","))) for name, dims in pairs)
 
 
 def _check(op: str, spec: str, **arrays) -> None:
-    """Check arrays against a shape spec like "x[N,C] w[C]" (equal letters, equal sizes; "..." any
-    leading axes) and dtypes: floats all float32 or all float64; `target` an integer array."""
-    sizes, dtype = {}, None
+    """Check arrays against a shape spec like "x[N,C] w[C]": equal letters are equal sizes, and
+    "..." stands for any leading axes. Then check their dtypes (see _check_dtypes)."""
+    sizes = {}
     for name, dims in _parse(spec):
         a = arrays[name]
         if not isinstance(a, np.ndarray):
@@ -96,20 +97,28 @@ def _check(op: str, spec: str, **arrays) -> None:
         dims = dims[free:]
         if a.ndim != len(dims) and not (free and a.ndim > len(dims)):
             raise ValueError(f"{op}: {name} must be [{', '.join(dims)}], got shape {a.shape}")
-        for d, n in zip(dims, a.shape[a.ndim - len(dims):]):
+        for d, n in zip(dims, a.shape[a.ndim - len(dims):], strict=True):
             first = sizes.setdefault(d, (n, name, a.shape))
             if first[0] != n:
                 raise ValueError(f"{op}: {name} has shape {a.shape} but {d} = {first[0]} "
                                  f"from {first[1]} {first[2]} (spec {spec})")
+    _check_dtypes(op, arrays)
+
+
+def _check_dtypes(op: str, arrays: dict) -> None:
+    """Float arrays all float32 or all float64; `target` an integer array."""
+    first = None
+    for name, a in arrays.items():
         if name == "target":
             if a.dtype.kind not in "iu":
                 raise TypeError(f"{op}: target must hold integer class ids, got {a.dtype}")
         elif a.dtype not in (np.float32, np.float64):
             raise TypeError(f"{op}: {name} is {a.dtype}; kernels take float32 or float64")
-        elif dtype is not None and a.dtype != dtype[0]:
-            raise TypeError(f"{op}: {name} is {a.dtype} but {dtype[1]} is {dtype[0]}; cast one")
-        elif dtype is None:
-            dtype = (a.dtype, name)
+        elif first is None:
+            first = name
+        elif a.dtype != arrays[first].dtype:
+            raise TypeError(f"{op}: {name} is {a.dtype} but {first} is {arrays[first].dtype}; "
+                            "cast one of them")
 
 
 def _check_mask(op: str, mask, shape: tuple) -> None:
@@ -153,7 +162,9 @@ def log_softmax_backward(y, g):
 
 
 def layer_norm_forward(x, w, b, eps=1e-5):
-    """y = (x - mean) / sqrt(var + eps) * w + b per row.  [N, C], [C], [C] -> y, mean [N], rstd [N]"""
+    """y = (x - mean) / sqrt(var + eps) * w + b per row.
+
+    [N, C], [C], [C] -> y [N, C], mean [N], rstd [N]"""
     _check("layer_norm_forward", "x[N,C] w[C] b[C]", x=x, w=w, b=b)
     return _impl().layer_norm_forward(x, w, b, float(eps))
 
@@ -211,7 +222,7 @@ def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
 
 
 def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
-    """dq, dk, dv of attention_forward, given its p.  g [B, H, Tq, Dv] ... -> q's, k's, v's shapes"""
+    """dq, dk, dv of attention_forward, given its p.  g [B, H, Tq, Dv] -> q's, k's, v's shapes"""
     spec = "g[B,H,Tq,Dv] q[B,H,Tq,D] k[B,H,Tk,D] v[B,H,Tk,Dv] p[B,H,Tq,Tk]"
     _check("attention_backward", spec, g=g, q=q, k=k, v=v, p=p)
     if drop is not None:
@@ -239,7 +250,7 @@ def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32):
 
 
 def benchmark_kernels(dtype=np.float32, repeats: int = 21) -> list[dict]:
-    """Time every kernel on both backends at the reference model's sizes; see kernels/benchmark.py."""
+    """Time each kernel on both backends at the reference model's sizes (kernels/benchmark.py)."""
     from .benchmark import benchmark_kernels as run
 
     return run(dtype, repeats)

@@ -1,9 +1,12 @@
-"""The Numba backend: the functions of reference.py, same arguments, same results.
+"""The Numba backend: the functions of reference.py, same arguments, same results (the shapes
+and formulas are documented there and in kernels/__init__.py).
 
-Each function makes its arrays C-contiguous and writeable (so Numba compiles one version per
+Each function makes its arrays C-contiguous and writeable (so that Numba compiles one version per
 dtype, not one per memory layout), converts scalars to the arrays' dtype (float32 math stays
-float32, as in NumPy) and calls one kernel of fast_kernels.py. Kernels compile on their first call
-and are cached on disk; `_run` prints one notice per process when that cache is cold.
+float32, as in NumPy) and calls a kernel of fast_kernels.py; matrix products stay with NumPy's
+BLAS. Kernels compile on their first call and are cached on disk; `_run` prints one notice per
+process when that cache is cold. `bmm` and `dropout_mask` are shared with the NumPy backend:
+BLAS beats a compiled matmul here, and dropout's cost is drawing the random bits.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 
 from . import fast_kernels as _k
 from . import reference
-from .reference import dropout_mask  # noqa: F401  (shared: the cost is the random bits, not a loop)
+from .reference import bmm, dropout_mask  # noqa: F401  (NumPy's; see the docstring)
 
 BLOCK = 4096  # elements per block of rows: short rows still give the exp loop 4096 entries
 NOTICE = "tinytransformer: compiling Numba kernels (first run only, cached afterwards)..."
@@ -54,7 +57,7 @@ def _c(a, dtype=None) -> np.ndarray:
 
 
 def _reduced(a, shape, dtype) -> np.ndarray:
-    """A mask (or dropout) broadcastable to `shape`, its broadcast axes but the last cut to length 1.
+    """A mask (or dropout) broadcastable to `shape`, with its broadcast axes but the last cut to 1.
 
     None -> ones of shape [1, ..., 1, shape[-1]]. The kernels read a length-1 axis at index 0 and
     keep the last axis whole, so that their inner loops stay contiguous and vectorise.
@@ -75,8 +78,8 @@ def _rows(C: int) -> int:
 def softmax_forward(x, scale=1.0, mask=None):
     x = _c(x)
     y = np.empty_like(x)
-    mask = _reduced(mask, x.shape, bool)
-    _run(_k._softmax_forward, x, mask, x.dtype.type(scale), y, _rows(x.shape[1]))
+    mask_r, rows = _reduced(mask, x.shape, bool), _rows(x.shape[1])
+    _run(_k._softmax_forward, x, mask_r, mask is not None, x.dtype.type(scale), y, rows)
     return y
 
 
@@ -154,6 +157,3 @@ def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
     _run(_k._attention_grad, ds, p, drop_r, drop is not None, p.dtype.type(scale), pd)
     dq, dk = np.matmul(ds, k), np.matmul(ds.swapaxes(-1, -2), q)
     return dq, dk, np.matmul(pd.swapaxes(-1, -2), g)
-
-
-bmm = reference.bmm  # NumPy's batched matmul (BLAS) beats a compiled loop 2-3x at attention sizes

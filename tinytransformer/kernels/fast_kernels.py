@@ -1,21 +1,17 @@
-"""Numba kernels: the formulas of reference.py as loops over contiguous arrays; `fast.py` prepares
-the arrays and calls them. One file, because Numba's on-disk cache only notices edits to the file
-of the function it cached, not to the helpers it calls from other files.
+"""Numba kernels: the formulas of reference.py as loops over contiguous arrays (`fast.py` prepares
+the arrays). One file, because Numba's disk cache notices edits only to the file of the function
+it cached, not to the helpers that function calls from other files.
 
-Serial on purpose. On this 2-core machine a `parallel=True` kernel runs 2x faster alone, but in a
-training step it alternates with OpenBLAS matmuls, and the two thread pools fight: with Numba's
-default OpenMP layer each kernel then takes 5-8 ms instead of 30-500 us (idle threads spin on the
-core BLAS needs); with OMP_WAIT_POLICY=passive the gain is gone. Serial kernels also compile in
-~0.5 s instead of 2-10 s and stay clear of a Numba 0.68 parfor bug (a write through an array view
-unpacked from a 4-tuple inside prange is silently lost).
-
-Loops run over whole rows (`x[n]`, a contiguous view) from index 0: Numba must allow for negative
-indices (a[-1]) unless it can prove an index >= 0, and `for j in range(lo, hi): a[j]` is 10x
-slower than the same loop over the slice `a[lo:hi]` because it no longer vectorises.
-
-fastmath: every flag except "nnan" and "ninf", because masked entries are -inf and must stay so.
-exp: Numba here has no SVML, so `math.exp` in a loop is scalar and 5x slower than NumPy's; float32
-uses `_exp_inplace`, a polynomial LLVM vectorises. float64 keeps libm's exp (tests, gradcheck).
+Measured choices (on the 2-core machine; numbers in the kernels report):
+- Serial. A `parallel=True` kernel is 2x faster alone, but in a training step it alternates with
+  OpenBLAS matmuls and the two thread pools fight: 5-8 ms per kernel with Numba's default OpenMP
+  layer, no gain left with OMP_WAIT_POLICY=passive. Serial kernels also compile in ~0.5 s.
+- Loops run over row views (`x[n]`) from index 0: `for j in range(lo, hi): a[j]` does not
+  vectorise (Numba must allow for negative indices) and runs 10x slower than a loop over a[lo:hi].
+- fastmath: every flag but "nnan" and "ninf" (masked entries are -inf; NaN must propagate). A
+  helper called from here is compiled with these flags, whatever its own decorator says.
+- exp: no SVML, so `math.exp` in a loop is scalar and 5x slower than NumPy's; float32 uses
+  `_exp_inplace`, a polynomial LLVM vectorises; float64 keeps libm's exp (tests, gradcheck).
 """
 
 from __future__ import annotations
@@ -40,26 +36,24 @@ _LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)  # ln 2 =
 _P0, _P1, _P2 = (np.float32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3))
 _P3, _P4, _P5 = (np.float32(c) for c in (4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1))
 _EXP_LO = np.float32(-86.9)  # exp(x < -86.9) < 2e-38 is returned as 0 (k stays >= -125)
-_DEAD = np.float32(-1000)  # k's value for "this entry underflows to 0"
 
 
 @_jit()
-def _exp_inplace(a, k):
-    """a = exp(a) for a 1-D contiguous array of entries <= 0, -inf or NaN; k: int32 scratch."""
+def _exp_inplace(a):
+    """a = exp(a) for a 1-D contiguous array of entries <= 0, -inf or NaN."""
     if a.itemsize == 8:  # float64: libm's exp, as exact as NumPy's
         for j in range(a.shape[0]):
             a[j] = math.exp(a[j])
         return
-    bits = a.view(np.int32)
+    bits = a.view(np.int32)  # the same memory, read as the floats' bit patterns
     for j in range(a.shape[0]):
         x = a[j]
         xc = _EXP_LO if x < _EXP_LO else x  # NaN stays NaN, and so does the result
-        kj = np.floor(xc * _LOG2E + _HALF)
-        r = xc - kj * _LN2_HI - kj * _LN2_LO
+        k = np.floor(xc * _LOG2E + _HALF)
+        r = xc - k * _LN2_HI - k * _LN2_LO
         a[j] = (((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5) * r * r + r + _ONE
-        k[j] = _DEAD if x < _EXP_LO else (kj if x == x else _ZERO)
-    for j in range(a.shape[0]):  # times 2^k: add k to the float's exponent field
-        bits[j] = 0 if k[j] == -1000 else bits[j] + (k[j] << 23)
+        k_int = np.int32(k if x == x else _ZERO)
+        bits[j] = 0 if x < _EXP_LO else bits[j] + (k_int << 23)  # times 2^k: k joins the exponent
 
 
 @_jit()
@@ -82,7 +76,7 @@ def _max(a):
 
 
 @_jit()
-def _softmax_inplace(z, k):
+def _softmax_inplace(z):
     """z[n] = softmax(z[n]) for each row of z [R, C]; a row of only -inf becomes 0, not NaN."""
     R, C = z.shape
     for n in range(R):
@@ -91,7 +85,7 @@ def _softmax_inplace(z, k):
         m = _ZERO if m == _NINF else m  # fully masked: exp(-inf - 0) = 0
         for j in range(C):
             row[j] -= m
-    _exp_inplace(z.reshape(R * C), k)  # one long loop, even when rows are short
+    _exp_inplace(z.reshape(R * C))  # one long loop, even when rows are short
     for n in range(R):
         row = z[n]
         s = _ZERO
@@ -103,17 +97,20 @@ def _softmax_inplace(z, k):
 
 
 @_jit()
-def _softmax_forward(x, mask, scale, y, rows):
+def _softmax_forward(x, mask, has_mask, scale, y, rows):
     """y = softmax(scale * x), mask [N|1, C] (False -> 0), in blocks of rows.  [N, C] -> [N, C]"""
     N, C = x.shape
-    k = np.empty(rows * C, np.int32)
     for lo in range(0, N, rows):
         hi = min(lo + rows, N)
         for n in range(lo, hi):
             xn, yn, mn = x[n], y[n], mask[min(n, mask.shape[0] - 1)]
-            for j in range(C):
-                yn[j] = scale * xn[j] if mn[j] else _NINF
-        _softmax_inplace(y[lo:hi], k)  # a block: a long exp loop even when rows are short
+            if has_mask:
+                for j in range(C):
+                    yn[j] = scale * xn[j] if mn[j] else _NINF
+            else:
+                for j in range(C):
+                    yn[j] = scale * xn[j]
+        _softmax_inplace(y[lo:hi])  # a block: a long exp loop even when rows are short
 
 
 @_jit()
@@ -125,7 +122,7 @@ def _softmax_backward(y, g, scale, dx):
         for j in range(yn.shape[0]):
             s += gn[j] * yn[j]
         for j in range(yn.shape[0]):
-            dxn[j] = scale * yn[j] * (gn[j] + s)
+            dxn[j] = scale * yn[j] * (gn[j] - s)
 
 
 @_jit()
@@ -133,7 +130,6 @@ def _log_softmax_forward(x, y, rows):
     """y = (x - max) - log(sum(exp(x - max))), in blocks of rows.  [N, C] -> [N, C]"""
     N, C = x.shape
     e = np.empty(rows * C, x.dtype)
-    k = np.empty(rows * C, np.int32)
     for lo in range(0, N, rows):
         hi = min(lo + rows, N)
         for n in range(lo, hi):
@@ -142,7 +138,7 @@ def _log_softmax_forward(x, y, rows):
             for j in range(C):
                 yn[j] = xn[j] - m
                 en[j] = yn[j]
-        _exp_inplace(e[: (hi - lo) * C], k)
+        _exp_inplace(e[: (hi - lo) * C])
         for n in range(lo, hi):
             yn, en = y[n], e[(n - lo) * C:(n - lo + 1) * C]
             s = _ZERO
@@ -158,10 +154,9 @@ def _log_softmax_backward(y, g, dx, rows):
     """dx = g - exp(y) * sum(g), in blocks of rows.  [N, C], [N, C] -> [N, C]"""
     N, C = y.shape
     dx[:] = y
-    k = np.empty(rows * C, np.int32)
     for lo in range(0, N, rows):
         hi = min(lo + rows, N)
-        _exp_inplace(dx[lo:hi].reshape((hi - lo) * C), k)
+        _exp_inplace(dx[lo:hi].reshape((hi - lo) * C))
         for n in range(lo, hi):
             gn, dxn = g[n], dx[n]
             s = _ZERO
@@ -173,7 +168,10 @@ def _log_softmax_backward(y, g, dx, rows):
 
 @_jit()
 def _layer_norm_forward(x, w, b, eps, inv_c, y, mean, rstd):
-    """y = (x - mean) * rstd * w + b, rstd = 1 / sqrt(var + eps); each row read once from memory."""
+    """y = (x - mean) * rstd * w + b, rstd = 1 / sqrt(var + eps); each row read once from memory.
+
+    [N, C], [C], [C] -> y [N, C], mean [N], rstd [N]
+    """
     for n in range(x.shape[0]):
         xn, yn = x[n], y[n]
         s = _ZERO
@@ -181,7 +179,7 @@ def _layer_norm_forward(x, w, b, eps, inv_c, y, mean, rstd):
             s += xn[j]
         mu = s * inv_c
         v = _ZERO
-        for j in range(xn.shape[0]):  # the row is in L1 now: a second loop costs no memory traffic
+        for j in range(xn.shape[0]):  # the row is in L1 now: a second pass costs no memory traffic
             v += (xn[j] - mu) * (xn[j] - mu)
         r = _ONE / np.sqrt(v * inv_c + eps)
         for j in range(xn.shape[0]):
@@ -192,7 +190,10 @@ def _layer_norm_forward(x, w, b, eps, inv_c, y, mean, rstd):
 
 @_jit()
 def _layer_norm_backward(g, x, w, mean, rstd, inv_c, dx, dw, db):
-    """dx = rstd (g w - mean(g w) - x_hat mean(g w x_hat)), dw = sum g x_hat, db = sum g."""
+    """dx = rstd (g w - mean(g w) - x_hat mean(g w x_hat)), dw = sum g x_hat, db = sum g.
+
+    [N, C], [N, C], [C], [N], [N] -> dx [N, C], dw [C], db [C]
+    """
     dw[:] = 0
     db[:] = 0
     for n in range(x.shape[0]):
@@ -222,27 +223,26 @@ def _logsumexp_parts(x, m, log_s, mean):
     """
     N, V = x.shape
     e = np.empty(V, x.dtype)
-    k = np.empty(V, np.int32)
     for n in range(N):
-        xn = x[n]
-        m[n] = _max(xn)
+        xn, mn = x[n], _max(x[n])
         sx = _ZERO
         for j in range(V):
             sx += xn[j]
-            e[j] = xn[j] - m[n]
-        _exp_inplace(e, k)
+            e[j] = xn[j] - mn
+        _exp_inplace(e)
         se = _ZERO
         for j in range(V):
             se += e[j]
-        log_s[n] = math.log(se)
-        mean[n] = sx / V
+        m[n], log_s[n], mean[n] = mn, math.log(se), sx / V
 
 
 @_jit()
 def _cross_entropy_backward(x, lse, target, g, ignore, keep, eps_v, dx):
-    """dx = g_n (softmax(x_n) - keep onehot(t_n) - eps_v); keep = 1 - eps, eps_v = eps / V."""
+    """dx = g_n (softmax(x_n) - keep onehot(t_n) - eps_v); keep = 1 - eps, eps_v = eps / V.
+
+    [N, V], [N], [N], [N] -> [N, V]; 0 where t_n is ignored
+    """
     N, V = x.shape
-    k = np.empty(V, np.int32)
     for n in range(N):
         xn, dxn = x[n], dx[n]
         t = target[n]
@@ -250,15 +250,15 @@ def _cross_entropy_backward(x, lse, target, g, ignore, keep, eps_v, dx):
         gn = g[n] if t != ignore else _ZERO
         for j in range(V):
             dxn[j] = xn[j] - lse_n
-        _exp_inplace(dxn, k)
+        _exp_inplace(dxn)
         for j in range(V):
             dxn[j] = gn * (dxn[j] - eps_v)
         if t != ignore:
             dxn[t] -= keep * gn
 
 
-# Attention: NumPy's batched matmul (OpenBLAS) computes Q K^T, P V and the backward products, since
-# at these sizes it beats compiled loops 2-3x; everything between those products is one pass per
+# Attention: NumPy's batched matmul (OpenBLAS) computes Q K^T, P V and the backward products (at
+# these sizes it beats compiled loops 2-3x); everything between those products is one pass per
 # (b, h) head. Masks and dropout arrive as [B|1, H|1, Tq|1, Tk]: a length-1 axis broadcasts.
 
 
@@ -266,7 +266,6 @@ def _cross_entropy_backward(x, lse, target, g, ignore, keep, eps_v, dx):
 def _attention_probs(s, mask, drop, has_drop, scale, pd):
     """P = softmax(scale S, masked) in place of the scores S; PD = P * drop.  [B, H, Tq, Tk]"""
     B, H, Tq, Tk = s.shape
-    k = np.empty(Tq * Tk, np.int32)
     for b in range(B):
         for h in range(H):
             m = mask[min(b, mask.shape[0] - 1), min(h, mask.shape[1] - 1)]
@@ -276,7 +275,7 @@ def _attention_probs(s, mask, drop, has_drop, scale, pd):
                 si, mi = sh[i], m[min(i, m.shape[0] - 1)]
                 for j in range(Tk):
                     si[j] = scale * si[j] if mi[j] else _NINF
-            _softmax_inplace(sh, k)
+            _softmax_inplace(sh)
             if has_drop:
                 for i in range(Tq):
                     si, pdi, di = sh[i], pdh[i], d[min(i, d.shape[0] - 1)]
@@ -304,4 +303,4 @@ def _attention_grad(dp, p, drop, has_drop, scale, pd):
                 for j in range(Tk):
                     s += dpi[j] * pi[j]
                 for j in range(Tk):
-                    dpi[j] = scale * pi[j] * (dpi[j] - 0.9 * s)
+                    dpi[j] = scale * pi[j] * (dpi[j] - s)

@@ -19,7 +19,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def softmax_forward(x: np.ndarray, scale: float = 1.0, mask: np.ndarray | None = None):
-    """y = softmax(scale * x) over the last axis; entries with mask False get 0.  [N, C] -> [N, C]"""
+    """y = softmax(scale * x) over the last axis, 0 where mask is False.  [N, C] -> [N, C]"""
     z = scale * x if mask is None else np.where(mask, scale * x, -np.inf)
     return _softmax(z)
 
@@ -27,7 +27,7 @@ def softmax_forward(x: np.ndarray, scale: float = 1.0, mask: np.ndarray | None =
 def softmax_backward(y: np.ndarray, g: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """dx = scale * y * (g - sum(g * y)).  [N, C], [N, C] -> [N, C]"""
     # dL/dz_i = y_i (g_i - sum_j g_j y_j), and z = scale * x
-    return scale * y * (g - 0.99 * (g * y).sum(axis=-1, keepdims=True))
+    return scale * y * (g - (g * y).sum(axis=-1, keepdims=True))
 
 
 def log_softmax_forward(x: np.ndarray) -> np.ndarray:
@@ -42,7 +42,10 @@ def log_softmax_backward(y: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 def layer_norm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float):
-    """y = (x - mean) / sqrt(var + eps) * w + b over the last axis.  [N, C], [C], [C] -> [N, C], [N], [N]"""
+    """y = (x - mean) / sqrt(var + eps) * w + b over the last axis.
+
+    [N, C], [C], [C] -> y [N, C], mean [N], rstd [N]
+    """
     mean = x.mean(axis=-1)
     rstd = 1 / np.sqrt(((x - mean[:, None]) ** 2).mean(axis=-1) + eps)  # biased variance, as torch
     y = (x - mean[:, None]) * rstd[:, None] * w + b
@@ -100,7 +103,7 @@ def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label
 def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
     """Attention(Q, K, V) = softmax(scale Q K^T, masked) V, with the dropout mask applied to P.
 
-    [B, H, Tq, D], [B, H, Tk, D], [B, H, Tk, D], mask [B, H, Tq, Tk] -> out [B, H, Tq, D],
+    [B, H, Tq, D], [B, H, Tk, D], [B, H, Tk, Dv], mask [B, H, Tq, Tk] -> out [B, H, Tq, Dv],
     p [B, H, Tq, Tk] (before dropout)
     """
     s = q @ k.swapaxes(-1, -2)  # [B, H, Tq, Tk]
@@ -109,10 +112,10 @@ def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
 
 
 def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
-    """The vector-Jacobian product of attention_forward.  [B, H, Tq, D] ... -> dq, dk, dv"""
+    """The vector-Jacobian product of attention_forward.  g [B, H, Tq, Dv] ... -> dq, dk, dv"""
     # dV = P_d^T G,  dP = (G V^T) * drop,  dS = P (dP - rowsum(dP P)),  dQ = s dS K,  dK = s dS^T Q
     p_d = p if drop is None else p * drop  # [B, H, Tq, Tk]
-    dv = p_d.swapaxes(-1, -2) @ g  # [B, H, Tk, D]
+    dv = p_d.swapaxes(-1, -2) @ g  # [B, H, Tk, Dv]
     dp = g @ v.swapaxes(-1, -2)  # [B, H, Tq, Tk]
     dp = dp if drop is None else dp * drop
     ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))

@@ -23,6 +23,7 @@ from ..nn import (
     Module,
     causal_mask,
     embed_tokens,
+    linear,
     positional_encoding,
 )
 from ..tensor import Tensor
@@ -96,8 +97,7 @@ class LanguageModel(Module):
         """x [B, T, C] -> [B, T, V]: the LM head, or x E^T with tied embeddings."""
         if self.lm_head is not None:
             return self.lm_head(x)
-        B, T, C = x.shape
-        return (x.reshape(B * T, C) @ self.embed.weight.T).reshape(B, T, -1)  # [B*T, V]
+        return linear(x, self.embed.weight)  # [B, T, C] @ [C, V]
 
     def extra_repr(self) -> str:
         return f"{self.num_parameters():,} parameters"

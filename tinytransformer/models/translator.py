@@ -23,6 +23,7 @@ from ..nn import (
     Module,
     causal_mask,
     embed_tokens,
+    linear,
     padding_mask,
     positional_encoding,
 )
@@ -144,8 +145,7 @@ class Transformer(Module):
         """x [B, T, C] -> [B, T, V]: the generator, or x E^T with tied embeddings."""
         if self.generator is not None:
             return self.generator(x)
-        B, T, C = x.shape
-        return (x.reshape(B * T, C) @ self.tgt_embed.weight.T).reshape(B, T, -1)  # [B*T, V]
+        return linear(x, self.tgt_embed.weight)  # [B, T, C] @ [C, V]
 
     def forward(self, src, tgt_in, need_weights: bool = False):
         """src [B, S], tgt_in [B, T] -> logits [B, T, V_tgt]

@@ -16,7 +16,7 @@ import numpy as np
 from .. import functional as F
 from ..ops import concatenate
 from ..tensor import Tensor
-from .layers import Linear, xavier_uniform
+from .layers import Linear, linear, xavier_uniform
 from .module import Module
 
 scaled_dot_product_attention = F.scaled_dot_product_attention  # Attention(Q, K, V), §4.1
@@ -63,17 +63,14 @@ class KVCache:
     def __len__(self) -> int:
         return self.offset
 
+    def reorder(self, index) -> None:
+        """Keep batch rows `index` (ints [B']) of every entry, e.g. the surviving beams."""
+        index = np.asarray(index)
+        self.entries = {m: (Tensor(k.data[index]), Tensor(v.data[index]))  # [B', H, T_k, D]
+                        for m, (k, v) in self.entries.items()}
+
     def __repr__(self) -> str:
         return f"KVCache(offset={self.offset}, entries={len(self.entries)})"
-
-
-def _linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    """x W^T + b as one matmul over all rows.  x [B, T, C], w [N, C] -> [B, T, N]"""
-    B, T, C = x.shape
-    out = x.reshape(B * T, C) @ w.T  # [B*T, C] @ [C, N] -> [B*T, N]
-    if b is not None:
-        out = out + b
-    return out.reshape(B, T, -1)
 
 
 def _part(b: Tensor | None, rows: slice) -> Tensor | None:
@@ -113,20 +110,20 @@ class MultiHeadAttention(Module):
     def _query(self, query: Tensor) -> Tensor:
         """q = query W^Q + b^Q, split into heads.  [B, T_q, C] -> [B, H, T_q, D]"""
         C, b = self.d_model, self.in_proj.bias
-        return self._heads(_linear(query, self.in_proj.weight[:C], _part(b, slice(0, C))), 1)[0]
+        return self._heads(linear(query, self.in_proj.weight[:C], _part(b, slice(0, C))), 1)[0]
 
     def _project(self, query: Tensor, key: Tensor, value: Tensor):
         """q [B, H, T_q, D], k, v [B, H, T_k, D]: one matmul for self-attention, two for cross."""
         C, w, b = self.d_model, self.in_proj.weight, self.in_proj.bias
         if key is query and value is query:
-            qkv = self._heads(_linear(query, w, b), 3)  # [3, B, H, T, D]
+            qkv = self._heads(linear(query, w, b), 3)  # [3, B, H, T, D]
             return qkv[0], qkv[1], qkv[2]
         q = self._query(query)
         if key is value:
-            kv = self._heads(_linear(key, w[C:], _part(b, slice(C, None))), 2)  # [2, B, H, T_k, D]
+            kv = self._heads(linear(key, w[C:], _part(b, slice(C, None))), 2)  # [2, B, H, T_k, D]
             return q, kv[0], kv[1]
-        k = self._heads(_linear(key, w[C:2 * C], _part(b, slice(C, 2 * C))), 1)[0]
-        v = self._heads(_linear(value, w[2 * C:], _part(b, slice(2 * C, None))), 1)[0]
+        k = self._heads(linear(key, w[C:2 * C], _part(b, slice(C, 2 * C))), 1)[0]
+        v = self._heads(linear(value, w[2 * C:], _part(b, slice(2 * C, None))), 1)[0]
         return q, k, v
 
     def _cached(self, query: Tensor, key: Tensor, value: Tensor, cache: KVCache):

@@ -30,6 +30,35 @@ def normal(shape: tuple, std: float, rng: np.random.Generator) -> np.ndarray:
     return (std * rng.standard_normal(shape)).astype(DEFAULT_DTYPE)
 
 
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b, as one graph node.  x [..., C_in], W [C_out, C_in], b [C_out] -> [..., C_out]
+
+    The same as `(x.reshape(-1, C_in) @ weight.T + bias).reshape(..., C_out)` built from
+    primitives (tests/test_nn.py checks that they agree), but with one BLAS gemm over all
+    rows, the bias added in place, and no transposed copies in the backward pass: about 10%
+    of a training step of the reference model.
+    """
+    C_out, C_in = weight.shape
+    if x.shape[-1] != C_in:
+        raise ValueError(f"linear: input of shape {x.shape} has last axis {x.shape[-1]}, but "
+                         f"the weight {weight.shape} [C_out, C_in] expects {C_in}")
+    x2 = x.data.reshape(-1, C_in)  # [..., C_in] -> [N, C_in]
+    out = x2 @ weight.data.T  # [N, C_in] @ [C_in, C_out] -> [N, C_out]
+    if bias is not None:
+        out += bias.data
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    # dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over the rows
+    def backward(g):
+        g = g.reshape(-1, C_out)  # [N, C_out]
+        gx = (g @ weight.data).reshape(x.shape) if x.requires_grad else None
+        gw = g.T @ x2 if weight.requires_grad else None
+        gb = g.sum(axis=0) if bias is not None and bias.requires_grad else None
+        return (gx, gw, gb)[:len(parents)]
+
+    return Tensor.from_op(out.reshape(*x.shape[:-1], C_out), parents, backward, "linear")
+
+
 class Linear(Module):
     """y = x W^T + b,  W [out_features, in_features] (torch's layout), b [out_features].
 
@@ -44,14 +73,7 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(out_features, DEFAULT_DTYPE)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:  # [..., C_in] -> [..., C_out]
-        if x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear({self.in_features}, {self.out_features}): input of shape "
-                             f"{x.shape} has last axis {x.shape[-1]}, not {self.in_features}")
-        # [N, C_in] @ [C_in, C_out] -> [N, C_out]: one BLAS call for the whole batch
-        out = x.reshape(-1, self.in_features) @ self.weight.T
-        if self.bias is not None:
-            out = out + self.bias
-        return out.reshape(*x.shape[:-1], self.out_features)  # [N, C_out] -> [..., C_out]
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
