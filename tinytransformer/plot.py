@@ -114,9 +114,10 @@ def plot_curves(history: list[dict], path=None):
     """Training curves: train/valid loss and valid BLEU against the step."""
     fig, (ax_loss, ax_bleu) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     steps = [h["step"] for h in history if "train_loss" in h]
-    ax_loss.plot(steps, [h["train_loss"] for h in history if "train_loss" in h], label="train")
+    ax_loss.plot(steps, [h["train_loss"] for h in history if "train_loss" in h],
+                 label="train (label-smoothed)")
     valid = [h for h in history if "valid_loss" in h]
-    ax_loss.plot([h["step"] for h in valid], [h["valid_loss"] for h in valid], "o-", label="valid")
+    ax_loss.plot([h["step"] for h in valid], [h["valid_loss"] for h in valid], "o-", label="valid (plain)")
     ax_loss.set(xlabel="step", ylabel="loss (cross-entropy, nats)", title="loss")
     ax_loss.legend()
     bleu = [h for h in history if "valid_bleu" in h]
@@ -127,3 +128,8 @@ def plot_curves(history: list[dict], path=None):
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def save_curves(history: list[dict], path) -> None:
+    """Write the training curves to `path` and close the figure (for loops that redraw it)."""
+    plt.close(plot_curves(history, path))

@@ -164,9 +164,9 @@ class Trainer:
 
     def run(self, progress: bool = True) -> list[dict]:
         """Train until `steps` (or `minutes`); evaluate and checkpoint every `eval_every`."""
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
-        from .plot import plot_curves
+        from .plot import save_curves
 
         cfg, start = self.cfg, time.perf_counter()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, unit="step",
@@ -185,7 +185,7 @@ class Trainer:
                                 tok_s=f"{batch.n_tgt_tokens / (time.perf_counter() - t0):.0f}")
                 if self.step % cfg.eval_every == 0:
                     self._checkpoint(bar)
-                    plot_curves(self.history, self.run_dir / "curves.png")
+                    save_curves(self.history, self.run_dir / "curves.png")
         except KeyboardInterrupt:
             bar.close()
             self.log(f"interrupted at step {self.step}: saved {self.save('latest')}")
@@ -193,7 +193,7 @@ class Trainer:
         bar.close()
         if self.step % cfg.eval_every:
             self._checkpoint(None)
-        plot_curves(self.history, self.run_dir / "curves.png")
+        save_curves(self.history, self.run_dir / "curves.png")
         return self.history
 
     def _checkpoint(self, bar) -> None:
