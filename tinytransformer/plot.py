@@ -117,7 +117,8 @@ def plot_curves(history: list[dict], path=None):
     ax_loss.plot(steps, [h["train_loss"] for h in history if "train_loss" in h],
                  label="train (label-smoothed)")
     valid = [h for h in history if "valid_loss" in h]
-    ax_loss.plot([h["step"] for h in valid], [h["valid_loss"] for h in valid], "o-", label="valid (plain)")
+    ax_loss.plot([h["step"] for h in valid], [h["valid_loss"] for h in valid], "o-",
+                 label="valid (plain)")
     ax_loss.set(xlabel="step", ylabel="loss (cross-entropy, nats)", title="loss")
     ax_loss.legend()
     bleu = [h for h in history if "valid_bleu" in h]
