@@ -58,14 +58,16 @@ CASES = [
     ("gelu tanh", lambda x: F.gelu(x, approximate="tanh"),
      lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))), [(3, 4)]),
     ("layer_norm", lambda x, w, b: F.layer_norm(x, w, b), layer_norm_np, [(2, 3, 6), (6,), (6,)]),
-    ("layer_norm one row", lambda x, w, b: F.layer_norm(x, w, b), layer_norm_np, [(1, 4), (4,), (4,)]),
+    ("layer_norm one row", lambda x, w, b: F.layer_norm(x, w, b), layer_norm_np,
+     [(1, 4), (4,), (4,)]),
     ("cross_entropy", lambda z: F.cross_entropy(z, TARGET), lambda z: cross_entropy_np(z, TARGET),
      [(2, 3, 4)]),
     ("cross_entropy smoothed", lambda z: F.cross_entropy(z, TARGET, label_smoothing=0.1),
      lambda z: cross_entropy_np(z, TARGET, eps=0.1), [(2, 3, 4)]),
     ("cross_entropy sum", lambda z: F.cross_entropy(z, TARGET, reduction="sum"),
      lambda z: cross_entropy_np(z, TARGET, reduction="sum"), [(2, 3, 4)]),
-    ("cross_entropy none", lambda z: F.cross_entropy(z, TARGET, label_smoothing=0.2, reduction="none"),
+    ("cross_entropy none",
+     lambda z: F.cross_entropy(z, TARGET, label_smoothing=0.2, reduction="none"),
      lambda z: cross_entropy_np(z, TARGET, eps=0.2, reduction="none"), [(2, 3, 4)]),
     ("embedding", lambda w: F.embedding(IDS, w), lambda w: w[IDS], [(3, 5)]),
     ("masked_fill", lambda x: F.masked_fill(x, ~MASK, -2.0), lambda x: np.where(~MASK, -2.0, x),
@@ -143,7 +145,8 @@ def test_fused_equals_composed(name, fused, composed, shapes):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_stable_for_huge_logits(dtype):
     z = tt.Tensor(np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], dtype=dtype), requires_grad=True)
-    for out in (F.softmax(z), F.log_softmax(z), F.cross_entropy(z, np.array([1, 0]), label_smoothing=0.1)):
+    for out in (F.softmax(z), F.log_softmax(z),
+                F.cross_entropy(z, np.array([1, 0]), label_smoothing=0.1)):
         out.backward(np.ones(out.shape, dtype=dtype))
         assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(z.grad))
     np.testing.assert_allclose(F.softmax(z).data[0], [1, 0, 0])
@@ -191,7 +194,8 @@ def test_dropout_train_and_eval():
 
 
 def test_dropout_gradient_with_fixed_mask():
-    report = gradcheck(lambda x: F.dropout(x, 0.4, rng=np.random.default_rng(1)), make_inputs([(5, 6)])[0])
+    report = gradcheck(lambda x: F.dropout(x, 0.4, rng=np.random.default_rng(1)),
+                       make_inputs([(5, 6)])[0])
     assert report.passed, report
 
 
@@ -199,7 +203,8 @@ ERRORS = [
     ("layer_norm weight", lambda: F.layer_norm(tt.Tensor(np.ones((2, 4))), tt.Tensor(np.ones(3)),
                                                tt.Tensor(np.zeros(3))), ValueError,
      r"layer_norm: input \(2, 4\) needs weight and bias of shape \(4,\)"),
-    ("cross_entropy shapes", lambda: F.cross_entropy(tt.Tensor(np.ones((2, 4))), np.array([1, 2, 3])),
+    ("cross_entropy shapes",
+     lambda: F.cross_entropy(tt.Tensor(np.ones((2, 4))), np.array([1, 2, 3])),
      ValueError, r"cross_entropy: logits \(2, 4\) need target of shape \(2,\)"),
     ("cross_entropy range", lambda: F.cross_entropy(tt.Tensor(np.ones((2, 4))), np.array([1, 4])),
      IndexError, "out of range for 4 classes"),
@@ -209,8 +214,10 @@ ERRORS = [
         *[tt.Tensor(np.ones((2, 1, 3, 4)))] * 3, mask=np.ones((5, 5), dtype=bool)),
      ValueError, r"mask of shape \(5, 5\) does not broadcast .* \(2, 1, 3, 3\)"),
     ("attention mask dtype", lambda: F.scaled_dot_product_attention(
-        *[tt.Tensor(np.ones((2, 1, 3, 4)))] * 3, mask=np.ones((3, 3))), TypeError, "must be boolean"),
-    ("gelu kind", lambda: F.gelu(tt.Tensor([1.0]), approximate="fast"), ValueError, "'none' or 'tanh'"),
+        *[tt.Tensor(np.ones((2, 1, 3, 4)))] * 3, mask=np.ones((3, 3))),
+     TypeError, "must be boolean"),
+    ("gelu kind", lambda: F.gelu(tt.Tensor([1.0]), approximate="fast"),
+     ValueError, "'none' or 'tanh'"),
 ]
 
 

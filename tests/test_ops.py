@@ -79,7 +79,8 @@ def make_inputs(shapes, positive, seed=0):
     return [np.abs(a) + 0.5 if positive else a for a in arrays]
 
 
-@pytest.mark.parametrize("name, ours, reference, shapes, positive", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name, ours, reference, shapes, positive", CASES,
+                         ids=[c[0] for c in CASES])
 def test_value(name, ours, reference, shapes, positive):
     arrays = make_inputs(shapes, positive)
     out = ours(*[tt.Tensor(a) for a in arrays])
@@ -87,7 +88,8 @@ def test_value(name, ours, reference, shapes, positive):
     assert out.shape == np.shape(reference(*arrays))
 
 
-@pytest.mark.parametrize("name, ours, reference, shapes, positive", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name, ours, reference, shapes, positive", CASES,
+                         ids=[c[0] for c in CASES])
 def test_gradient(name, ours, reference, shapes, positive):
     report = gradcheck(ours, *make_inputs(shapes, positive))
     assert report.passed, report
@@ -167,8 +169,9 @@ ERRORS = [
      "only floating tensors"),
     ("non-scalar backward", lambda: (tt.Tensor([1.0, 2.0], requires_grad=True) * 2).backward(),
      RuntimeError, r"only on a scalar.*shape \(2,\)"),
-    ("concatenate", lambda: ops.concatenate([tt.Tensor(np.ones((2, 3))), tt.Tensor(np.ones((3, 3)))],
-                                            axis=1), ValueError, "concatenate: shapes"),
+    ("concatenate",
+     lambda: ops.concatenate([tt.Tensor(np.ones((2, 3))), tt.Tensor(np.ones((3, 3)))], axis=1),
+     ValueError, "concatenate: shapes"),
 ]
 
 
@@ -180,12 +183,14 @@ def test_errors_name_the_op_and_shapes(name, thunk, error, message):
 
 def test_anomaly_mode_names_the_op():
     x = tt.Tensor([-1.0, 1.0], requires_grad=True)
-    with tt.detect_anomaly(), pytest.raises(FloatingPointError, match="sqrt produced NaN in its forward"):
+    with tt.detect_anomaly(), pytest.raises(FloatingPointError,
+                                            match="sqrt produced NaN in its forward"):
         with np.errstate(invalid="ignore"):
             x.sqrt()
     z = tt.Tensor([0.0, 1.0], requires_grad=True)
     y = z.sqrt().sum()  # forward is finite; d sqrt / dx at 0 is inf
-    with tt.detect_anomaly(), pytest.raises(FloatingPointError, match="sqrt produced Inf in its backward"):
+    with tt.detect_anomaly(), pytest.raises(FloatingPointError,
+                                            match="sqrt produced Inf in its backward"):
         with np.errstate(divide="ignore"):
             y.backward()
     with np.errstate(invalid="ignore"):
@@ -196,7 +201,8 @@ def test_unbroadcast_is_the_adjoint_of_broadcasting():
     rng = np.random.default_rng(1)
     a, g = rng.standard_normal((3, 1)), rng.standard_normal((2, 3, 4))
     # <broadcast(a), g> == <a, unbroadcast(g)>
-    assert np.isclose(np.sum(np.broadcast_to(a, g.shape) * g), np.sum(a * tt.unbroadcast(g, a.shape)))
+    assert np.isclose(np.sum(np.broadcast_to(a, g.shape) * g),
+                      np.sum(a * tt.unbroadcast(g, a.shape)))
 
 
 @given(st.integers(1, 4), st.integers(1, 4))

@@ -70,7 +70,8 @@ def test_ctrl_c_saves_latest_and_stops(tmp_path, monkeypatch):
 
 def test_cached_and_uncached_decoding_agree(trained):
     _, trainer = trained
-    src = encode_sources(trainer.corpus.src_vocab, [en for en, _ in trainer.corpus.splits["test"][:12]])
+    src = encode_sources(trainer.corpus.src_vocab,
+                         [en for en, _ in trainer.corpus.splits["test"][:12]])
     assert greedy(trainer.model, src, use_cache=True) == greedy(trainer.model, src, use_cache=False)
     assert (beam_search(trainer.model, src[:4], 3, use_cache=True)
             == beam_search(trainer.model, src[:4], 3, use_cache=False))
@@ -78,7 +79,8 @@ def test_cached_and_uncached_decoding_agree(trained):
 
 def test_beam_of_one_is_greedy(trained):
     _, trainer = trained
-    src = encode_sources(trainer.corpus.src_vocab, [en for en, _ in trainer.corpus.splits["test"][:8]])
+    src = encode_sources(trainer.corpus.src_vocab,
+                         [en for en, _ in trainer.corpus.splits["test"][:8]])
     assert beam_search(trainer.model, src, 1, length_alpha=0.0) == greedy(trainer.model, src)
 
 
@@ -93,7 +95,8 @@ def test_commands_run_end_to_end(trained, tmp_path, capsys):
     assert cli.main(["evaluate", "--checkpoint", best, "--limit", "20"]) == 0
     assert "BLEU" in capsys.readouterr().out
     figure = tmp_path / "att.png"
-    code = cli.main(["attention", "--checkpoint", best, "--out", str(figure), "i read books at home ."])
+    code = cli.main(["attention", "--checkpoint", best, "--out", str(figure),
+                     "i read books at home ."])
     if find_cjk_font() is None:
         assert code == 1 and "apt-get install fonts-wqy-microhei" in capsys.readouterr().err
     else:
@@ -112,7 +115,8 @@ def test_attention_figure_has_a_panel_per_layer_and_head(trained):
     layers, heads = 1, 2
     assert len(fig.axes) == 3 * layers * heads
     cross = [ax for ax in fig.axes if ax.get_title().startswith("cross")][0]
-    assert [t.get_text() for t in cross.get_xticklabels()] == ["i", "read", "books", "at", "home", "."]
+    assert ([t.get_text() for t in cross.get_xticklabels()]
+            == ["i", "read", "books", "at", "home", "."])
     assert [t.get_text() for t in cross.get_yticklabels()][-1] == "<eos>"
     assert len(cross.get_yticklabels()) == len(maps["cross"][2])
 

@@ -78,7 +78,8 @@ def engine(repeats: int = 200) -> dict:
 def machine() -> str:
     import os
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{platform.python_version()}")
 
 
 def kernels() -> list[dict]:
@@ -103,7 +104,8 @@ def step(repeats: int = 21) -> dict:
             fns["pytorch"] = bs.pytorch(p)
         t = interleaved(fns, repeats, warmup=3)
         out[f"dropout {p}"] = {k: v * 1e3 for k, v in t.items()}
-        print(f"training step, reference config, dropout {p} (ms, median of {repeats}, interleaved):")
+        print(f"training step, reference config, dropout {p} "
+              f"(ms, median of {repeats}, interleaved):")
         for name, sec in t.items():
             print(f"  {name:8s} {sec * 1e3:7.1f} ms   {flops / sec / 1e9:5.1f} GFLOP/s "
                   f"({flops / sec / 1e9 / peak:4.0%} of the measured BLAS peak {peak:.0f})")

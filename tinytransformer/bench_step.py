@@ -90,7 +90,10 @@ def pytorch(dropout: float):
 
 
 def matmul_peak(repeats: int = 30) -> float:
-    """Measured float32 GFLOP/s of NumPy's BLAS at the model's FFN shape [1024, 128] x [128, 512]."""
+    """Measured float32 GFLOP/s of NumPy's BLAS at the model's FFN shape.
+
+    [1024, 128] x [128, 512]
+    """
     import time
 
     a = np.random.default_rng(0).standard_normal((B * S, C)).astype(np.float32)

@@ -71,7 +71,10 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    """GELU(x) = x * Phi(x); `approximate="tanh"`: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    """GELU(x) = x * Phi(x).
+
+    `approximate="tanh"`: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    """
     z = x.data
     if approximate == "none":
         cdf = (0.5 * (1.0 + _erf(z / math.sqrt(2.0)))).astype(z.dtype)
@@ -83,7 +86,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         t = np.tanh(c * (z + 0.044715 * z**3))
         # dL/dx = g * (0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2))
         dt = 0.5 * z * (1 - t * t) * c * (1 + 3 * 0.044715 * z * z)
-        return Tensor.from_op(0.5 * z * (1 + t), (x,), lambda g: (g * (0.5 * (1 + t) + dt),), "gelu")
+        return Tensor.from_op(0.5 * z * (1 + t), (x,),
+                              lambda g: (g * (0.5 * (1 + t) + dt),), "gelu")
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
@@ -122,7 +126,8 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
         raise ValueError(f"cross_entropy: logits {logits.shape} need target of shape "
                          f"{logits.shape[:-1]}, got {target.shape}")
     if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        raise ValueError("cross_entropy: reduction must be 'mean', 'sum' or 'none', "
+                         f"got {reduction!r}")
     flat = target.reshape(-1).astype(np.int64)
     bad = (flat != ignore_index) & ((flat < 0) | (flat >= V))
     if bad.any():
@@ -161,7 +166,8 @@ def embedding(ids, weight: Tensor) -> Tensor:
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= V):
-        raise IndexError(f"embedding: ids must lie in [0, {V}), got min {ids.min()}, max {ids.max()}")
+        raise IndexError(f"embedding: ids must lie in [0, {V}), "
+                         f"got min {ids.min()}, max {ids.max()}")
 
     # dL/dweight[v] = sum of g over the positions whose id is v (scatter-add)
     def backward(g):

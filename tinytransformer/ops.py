@@ -72,7 +72,8 @@ def matmul(a, b) -> Tensor:
     """
     a, b = as_tensor(a), as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: operands must have at least 1 dimension, got {a.shape} @ {b.shape}")
+        raise ValueError("matmul: operands must have at least 1 dimension, "
+                         f"got {a.shape} @ {b.shape}")
     x = a.data[None, :] if a.ndim == 1 else a.data  # [K] -> [1, K]
     y = b.data[:, None] if b.ndim == 1 else b.data  # [K] -> [K, 1]
     if x.shape[-1] != y.shape[-2]:
@@ -83,7 +84,8 @@ def matmul(a, b) -> Tensor:
     try:
         out = x @ y
     except ValueError as e:
-        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from e
+        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} "
+                         "do not broadcast") from e
 
     # dL/da = g @ b^T,  dL/db = a^T @ g   (batch dims are summed by unbroadcast)
     def backward(g):
@@ -167,7 +169,8 @@ def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     n = x.data.size // np.asarray(out).size if np.size(out) else 1
     # dL/dx = g / n broadcast back over the averaged axes
     return Tensor.from_op(np.asarray(out), (x,),
-                          lambda g: (np.broadcast_to(_keep(g, axis, keepdims) / n, x.shape),), "mean")
+                          lambda g: (np.broadcast_to(_keep(g, axis, keepdims) / n, x.shape),),
+                          "mean")
 
 
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -188,7 +191,8 @@ def reshape(x: Tensor, *shape) -> Tensor:
     try:
         out = x.data.reshape(shape)
     except ValueError as e:
-        raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) into {tuple(shape)}") from e
+        raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) "
+                         f"into {tuple(shape)}") from e
     # dL/dx = g reshaped back
     return Tensor.from_op(out, (x,), lambda g: (g.reshape(x.shape),), "reshape")
 
@@ -200,7 +204,8 @@ def permute(x: Tensor, *axes) -> Tensor:
         raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
     inverse = np.argsort([a % x.ndim for a in axes])
     # dL/dx = g with the inverse permutation
-    return Tensor.from_op(x.data.transpose(axes), (x,), lambda g: (g.transpose(inverse),), "permute")
+    return Tensor.from_op(x.data.transpose(axes), (x,),
+                          lambda g: (g.transpose(inverse),), "permute")
 
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
@@ -220,7 +225,8 @@ def getitem(x: Tensor, index) -> Tensor:
     try:
         out = x.data[index]
     except IndexError as e:
-        raise IndexError(f"getitem: index {index!r} is out of range for shape {x.shape}: {e}") from e
+        raise IndexError(f"getitem: index {index!r} is out of range "
+                         f"for shape {x.shape}: {e}") from e
     advanced = any(isinstance(i, (np.ndarray, list)) for i in
                    (index if isinstance(index, tuple) else (index,)))
 
@@ -233,7 +239,8 @@ def getitem(x: Tensor, index) -> Tensor:
             gx[index] = g
         return (gx,)
 
-    return Tensor.from_op(np.array(out, copy=advanced) if advanced else out, (x,), backward, "getitem")
+    return Tensor.from_op(np.array(out, copy=advanced) if advanced else out, (x,),
+                          backward, "getitem")
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
@@ -266,7 +273,8 @@ def split(x: Tensor, sections, axis: int = 0) -> list[Tensor]:
     n = x.shape[axis]
     if isinstance(sections, int):
         if n % sections:
-            raise ValueError(f"split: axis {axis} of {x.shape} does not divide into {sections} parts")
+            raise ValueError(f"split: axis {axis} of {x.shape} does not divide "
+                             f"into {sections} parts")
         sections = list(range(n // sections, n, n // sections))
     edges = [0, *sections, n]
     lead = (slice(None),) * axis
