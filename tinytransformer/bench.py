@@ -124,7 +124,57 @@ def _torch_threads() -> bool:
     return True
 
 
-SECTIONS = {"engine": engine, "kernels": kernels, "step": step}
+def decode(repeats: int = 5) -> dict:
+    """Greedy decoding of 64 sentences to 30 tokens, with and without the key/value cache."""
+    from . import bench_step as bs
+    from .decode import greedy
+    from .models import Transformer, TransformerConfig
+
+    model = Transformer(TransformerConfig(src_vocab=bs.V, tgt_vocab=bs.V, d_model=bs.C,
+                                          num_heads=bs.H, d_ff=bs.F, dropout=0.0))
+    src = bs.reference_batch()[0]
+    # eos_id=-1 never matches, so every sentence decodes exactly 30 tokens
+    fns = {c: (lambda c=c: greedy(model, src, max_len=30, eos_id=-1, use_cache=c == "cached"))
+           for c in ("cached", "uncached")}
+    assert fns["cached"]() == fns["uncached"]()  # the cache changes the cost, not the output
+    t = interleaved(fns, repeats, warmup=1)
+    r = {"cached_ms": t["cached"] * 1e3, "uncached_ms": t["uncached"] * 1e3,
+         "speedup": t["uncached"] / t["cached"]}
+    print(f"greedy decoding, 64 sentences x 30 tokens (reference model, median of {repeats}):\n"
+          f"  with KV cache {r['cached_ms']:7.1f} ms   without {r['uncached_ms']:7.1f} ms"
+          f"   speed-up {r['speedup']:.2f}x")
+    return r
+
+
+_STARTUP = """
+import time; t0 = time.perf_counter()
+from tinytransformer.bench_step import ours
+ours(0.1, "numba")()  # one training step: every kernel `train` uses
+print(time.perf_counter() - t0)
+"""
+
+
+def compile_time() -> dict:
+    """Seconds to import and run one training step in a new process: cold and warm Numba cache."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        runs = [float(subprocess.run([sys.executable, "-c", _STARTUP], env=env, check=True,
+                                     capture_output=True, text=True).stdout.split()[-1])
+                for _ in range(2)]
+    r = {"cold_s": runs[0], "warm_s": runs[1]}
+    print(f"start-up to the end of one training step, new process (Numba backend):\n"
+          f"  cold cache {r['cold_s']:.1f} s (compiles every kernel)"
+          f"   warm cache {r['warm_s']:.1f} s")
+    return r
+
+
+SECTIONS = {"engine": engine, "kernels": kernels, "step": step, "decode": decode,
+            "compile": compile_time}
 
 
 
