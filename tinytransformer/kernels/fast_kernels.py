@@ -153,9 +153,12 @@ def _log_softmax_forward(x, y, rows):
 def _log_softmax_backward(y, g, dx, rows):
     """dx = g - exp(y) * sum(g), in blocks of rows.  [N, C], [N, C] -> [N, C]"""
     N, C = y.shape
-    dx[:] = y
     for lo in range(0, N, rows):
         hi = min(lo + rows, N)
+        for n in range(lo, hi):
+            yn, dxn = y[n], dx[n]
+            for j in range(C):
+                dxn[j] = yn[j]
         _exp_inplace(dx[lo:hi].reshape((hi - lo) * C))
         for n in range(lo, hi):
             gn, dxn = g[n], dx[n]

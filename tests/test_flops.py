@@ -1,0 +1,94 @@
+"""The FLOP counter: each matrix product counted once forward, once per gradient backward."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinytransformer as tt
+from tinytransformer import bench_step, nn
+from tinytransformer import functional as F
+from tinytransformer.flops import count_flops
+from tinytransformer.models import Transformer, TransformerConfig
+
+pytestmark = pytest.mark.usefixtures("backend")
+rng = np.random.default_rng(0)
+
+
+def t(*shape, grad=True):
+    return tt.Tensor(rng.standard_normal(shape), requires_grad=grad)
+
+
+# (name, computation returning a scalar loss, forward FLOPs, backward FLOPs)
+CASES = [
+    ("matmul 2-D", lambda: (t(3, 4) @ t(4, 5)).sum(), 2 * 3 * 4 * 5, 2 * 2 * 3 * 4 * 5),
+    ("matmul, one operand a constant", lambda: (t(3, 4) @ t(4, 5, grad=False)).sum(),
+     2 * 3 * 4 * 5, 2 * 3 * 4 * 5),
+    ("matmul batched", lambda: (t(2, 3, 4) @ t(2, 4, 5)).sum(), 2 * 2 * 3 * 4 * 5,
+     2 * 2 * 2 * 3 * 4 * 5),
+    ("matmul vector", lambda: (t(4) @ t(4, 5)).sum(), 2 * 4 * 5, 2 * 2 * 4 * 5),
+    ("ndarray @ Tensor", lambda: (rng.standard_normal((3, 4)) @ t(4, 5)).sum(), 2 * 3 * 4 * 5,
+     2 * 3 * 4 * 5),
+    ("Linear", lambda: nn.Linear(6, 7, rng=np.random.default_rng(0))(t(2, 3, 6)).sum(),
+     2 * 6 * 6 * 7, 2 * 2 * 6 * 6 * 7),
+    ("attention", lambda: F.scaled_dot_product_attention(t(2, 3, 5, 4), t(2, 3, 6, 4),
+                                                         t(2, 3, 6, 4))[0].sum(),
+     2 * 2 * 3 * 5 * 6 * (4 + 4), 4 * 2 * 3 * 5 * 6 * (4 + 4)),
+]
+
+
+@pytest.mark.parametrize("name, loss_fn, forward, backward", CASES, ids=[c[0] for c in CASES])
+def test_counts(name, loss_fn, forward, backward):
+    with count_flops() as flops:
+        loss = loss_fn()
+        assert flops.backward == 0
+        loss.backward()
+    assert (flops.forward, flops.backward) == (forward, backward)
+
+
+def test_no_grad_counts_no_backward():
+    with tt.no_grad(), count_flops() as flops:
+        t(3, 4) @ t(4, 5)
+    assert (flops.forward, flops.backward) == (2 * 3 * 4 * 5, 0)
+
+
+@given(st.integers(1, 4), st.integers(1, 6), st.integers(1, 6), st.integers(1, 6))
+def test_matmul_is_2mkn(batch, m, k, n):
+    with count_flops() as flops:
+        (t(batch, m, k) @ t(k, n)).sum().backward()
+    assert flops.forward == 2 * batch * m * k * n
+    assert flops.backward == 2 * flops.forward
+
+
+def test_reference_model_matches_bench_step_formula():
+    """A real forward of the reference configuration counts what matmul_flops() derives."""
+    c = bench_step
+    model = Transformer(TransformerConfig(src_vocab=c.V, tgt_vocab=c.V, d_model=c.C, num_heads=c.H,
+                                          d_ff=c.F, num_encoder_layers=c.LAYERS,
+                                          num_decoder_layers=c.LAYERS, dropout=0.0))
+    src, tgt_in, _ = c.reference_batch()
+    with tt.no_grad(), count_flops() as flops:
+        model(src, tgt_in)
+    assert flops.forward == c.matmul_flops()["forward"]
+
+
+def test_multi_head_attention_is_8btc2_plus_4bt2c():
+    """Self-attention forward: projections 8 B T C^2, attention 4 B T^2 C (chapter 6's table)."""
+    B, T, C = 2, 5, 8
+    mha = nn.MultiHeadAttention(C, 2, rng=np.random.default_rng(0))
+    x = t(B, T, C)
+    with count_flops() as flops:
+        mha(x, x, x)
+    assert flops.forward == 8 * B * T * C * C + 4 * B * T * T * C
+    assert flops.attention_forward == 4 * B * T * T * C
+
+
+def test_restores_from_op_even_after_an_error():
+    before = tt.Tensor.__dict__["from_op"]
+    with pytest.raises(ValueError), count_flops():
+        t(3, 4) @ t(5, 6)
+    assert tt.Tensor.__dict__["from_op"] is before
+    with count_flops() as flops:
+        pass
+    t(3, 4) @ t(4, 5)  # outside the block: not counted
+    assert flops.forward == 0
