@@ -10,7 +10,7 @@ padding under the causal mask; `pad_id` is for the loss's `ignore_index`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,11 +27,11 @@ from ..nn import (
     positional_encoding,
 )
 from ..tensor import Tensor
-from .translator import _ids, check_config, known_fields
+from .translator import ConfigMixin, _ids
 
 
 @dataclass
-class LanguageModelConfig:
+class LanguageModelConfig(ConfigMixin):
     """Everything needed to rebuild a `LanguageModel`; saved as JSON beside its weights."""
 
     vocab_size: int
@@ -48,16 +48,6 @@ class LanguageModelConfig:
     pad_id: int = 0
     seed: int = 0
     dtype: str = "float32"  # or "float64"
-
-    def __post_init__(self):
-        check_config(self)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LanguageModelConfig:
-        return cls(**known_fields(cls, d))
 
 
 class LanguageModel(Module):

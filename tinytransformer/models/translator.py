@@ -32,8 +32,22 @@ from ..tensor import Tensor
 DTYPES = ("float32", "float64")
 
 
+class ConfigMixin:
+    """Shared by the model configs: checked on creation, saved and loaded as JSON-able dicts."""
+
+    def __post_init__(self):
+        check_config(self)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        return cls(**known_fields(cls, d))
+
+
 @dataclass
-class TransformerConfig:
+class TransformerConfig(ConfigMixin):
     """Everything needed to rebuild a `Transformer`; saved as JSON beside its weights."""
 
     src_vocab: int
@@ -52,16 +66,6 @@ class TransformerConfig:
     pad_id: int = 0
     seed: int = 0
     dtype: str = "float32"  # or "float64"
-
-    def __post_init__(self):
-        check_config(self)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TransformerConfig:
-        return cls(**known_fields(cls, d))
 
 
 def check_config(c) -> None:
