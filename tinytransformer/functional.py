@@ -17,7 +17,7 @@ from .ops import relu, tanh, where
 from .tensor import Tensor, as_tensor
 
 __all__ = [
-    "softmax", "log_softmax", "relu", "tanh", "gelu", "layer_norm", "cross_entropy",
+    "linear", "softmax", "log_softmax", "relu", "tanh", "gelu", "layer_norm", "cross_entropy",
     "dropout", "embedding", "masked_fill", "where", "scaled_dot_product_attention",
     "manual_seed", "default_rng",
 ]
@@ -39,6 +39,33 @@ def _rows(x: np.ndarray, axis: int) -> tuple[np.ndarray, tuple]:
     """`x` with `axis` moved last and flattened to [N, C], and the moved shape to undo it."""
     moved = np.moveaxis(x, axis, -1)
     return np.ascontiguousarray(moved).reshape(-1, moved.shape[-1]), moved.shape
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b.  x [..., C_in], W [C_out, C_in] (torch's layout), b [C_out] -> [..., C_out]
+
+    One node, not three (matmul, transpose, add): all leading axes are flattened into N rows,
+    so each product below is one BLAS gemm call for the whole batch, and dW comes out in W's
+    own layout, with no transposed copy.
+    """
+    C_out, C_in = weight.shape
+    if x.shape[-1] != C_in:
+        raise ValueError(f"linear: input of shape {x.shape} has last axis {x.shape[-1]}, but "
+                         f"the weight {weight.shape} [C_out, C_in] expects {C_in}")
+    x2 = x.data.reshape(-1, C_in)  # [..., C_in] -> [N, C_in]
+    y = x2 @ weight.data.T  # [N, C_in] @ [C_in, C_out] -> [N, C_out]
+    if bias is not None:
+        y += bias.data
+
+    # dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over the N rows
+    def backward(g):
+        g = g.reshape(-1, C_out)  # [..., C_out] -> [N, C_out]
+        gx = (g @ weight.data).reshape(x.shape) if x.requires_grad else None
+        gw = g.T @ x2 if weight.requires_grad else None
+        return gx, gw, (g.sum(axis=0) if bias is not None and bias.requires_grad else None)
+
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    return Tensor.from_op(y.reshape(*x.shape[:-1], C_out), parents, backward, "linear")
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:

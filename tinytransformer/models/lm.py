@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import functional as F
 from ..nn import (
     Dropout,
     Embedding,
@@ -23,7 +24,6 @@ from ..nn import (
     Module,
     causal_mask,
     embed_tokens,
-    linear,
     positional_encoding,
 )
 from ..tensor import Tensor
@@ -87,7 +87,7 @@ class LanguageModel(Module):
         """x [B, T, C] -> [B, T, V]: the LM head, or x E^T with tied embeddings."""
         if self.lm_head is not None:
             return self.lm_head(x)
-        return linear(x, self.embed.weight)  # [B, T, C] @ [C, V]
+        return F.linear(x, self.embed.weight)  # [B, T, C] @ [C, V]
 
     def extra_repr(self) -> str:
         return f"{self.num_parameters():,} parameters"

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from .. import functional as F
 from ..nn import (
     Decoder,
     Dropout,
@@ -23,7 +24,6 @@ from ..nn import (
     Module,
     causal_mask,
     embed_tokens,
-    linear,
     padding_mask,
     positional_encoding,
 )
@@ -149,7 +149,7 @@ class Transformer(Module):
         """x [B, T, C] -> [B, T, V]: the generator, or x E^T with tied embeddings."""
         if self.generator is not None:
             return self.generator(x)
-        return linear(x, self.tgt_embed.weight)  # [B, T, C] @ [C, V]
+        return F.linear(x, self.tgt_embed.weight)  # [B, T, C] @ [C, V]
 
     def forward(self, src, tgt_in, need_weights: bool = False):
         """src [B, S], tgt_in [B, T] -> logits [B, T, V_tgt]

@@ -7,7 +7,7 @@ from .attention import (
     padding_mask,
     scaled_dot_product_attention,
 )
-from .layers import Dropout, Embedding, LayerNorm, Linear, linear
+from .layers import Dropout, Embedding, LayerNorm, Linear
 from .module import Module, ModuleList, Parameter
 from .transformer import (
     Decoder,
@@ -21,7 +21,7 @@ from .transformer import (
 )
 
 __all__ = [
-    "Module", "ModuleList", "Parameter", "Linear", "linear", "Embedding", "LayerNorm", "Dropout",
+    "Module", "ModuleList", "Parameter", "Linear", "Embedding", "LayerNorm", "Dropout",
     "MultiHeadAttention", "KVCache", "causal_mask", "padding_mask", "scaled_dot_product_attention",
     "SinusoidalPositionalEncoding", "LearnedPositionalEncoding", "positional_encoding",
     "EncoderLayer", "DecoderLayer", "Encoder", "Decoder", "embed_tokens",

@@ -30,22 +30,6 @@ def normal(shape: tuple, std: float, rng: np.random.Generator) -> np.ndarray:
     return (std * rng.standard_normal(shape)).astype(DEFAULT_DTYPE)
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W^T + b.  x [..., C_in], W [C_out, C_in] (torch's layout), b [C_out] -> [..., C_out]
-
-    All leading axes are flattened into one, so NumPy makes one BLAS gemm call for the whole
-    batch, not one per batch element.
-    """
-    C_out, C_in = weight.shape
-    if x.shape[-1] != C_in:
-        raise ValueError(f"linear: input of shape {x.shape} has last axis {x.shape[-1]}, but "
-                         f"the weight {weight.shape} [C_out, C_in] expects {C_in}")
-    out = x.reshape(-1, C_in) @ weight.T  # [N, C_in] @ [C_in, C_out] -> [N, C_out]
-    if bias is not None:
-        out = out + bias
-    return out.reshape(*x.shape[:-1], C_out)  # [N, C_out] -> [..., C_out]
-
-
 class Linear(Module):
     """y = x W^T + b,  W [out_features, in_features] (torch's layout), b [out_features].
 
@@ -60,7 +44,7 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(out_features, DEFAULT_DTYPE)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:  # [..., C_in] -> [..., C_out]
-        return linear(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
