@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor, as_tensor
+from .tensor import Scatter, Tensor, as_tensor
 
 
 def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
@@ -232,12 +232,7 @@ def getitem(x: Tensor, index) -> Tensor:
 
     # dL/dx = g scattered back to the indexed places (added up where an index repeats)
     def backward(g):
-        gx = np.zeros(x.shape, dtype=g.dtype)
-        if advanced:
-            np.add.at(gx, index, g)
-        else:
-            gx[index] = g
-        return (gx,)
+        return (Scatter(index, g, repeats=advanced),)
 
     return Tensor.from_op(np.array(out, copy=advanced) if advanced else out, (x,),
                           backward, "getitem")

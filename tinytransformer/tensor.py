@@ -3,7 +3,9 @@
 Every differentiable op builds its output with `Tensor.from_op(out, parents, backward, op)`,
 where `backward(g)` maps the upstream gradient `g` (in the output's shape) to one
 gradient per parent (in the *output's* broadcast shape, or None). The engine undoes
-broadcasting for every op in one place, `unbroadcast`.
+broadcasting for every op in one place, `unbroadcast`. One op, indexing, returns a
+`Scatter` instead: its gradient is zero outside the slice it read, so the engine adds the
+slice into one buffer per tensor rather than each slice bringing a full array of zeros.
 
 `loss.backward()` visits the graph in reverse topological order, iteratively (no
 recursion limit), and *adds* into the `.grad` of every leaf that requires grad:
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -164,8 +167,9 @@ class Tensor:
 
         grads = {id(self): grad}
         handed_out = {id(grad)}  # arrays a leaf may not keep as its own .grad
+        buffers = {}  # id(tensor) -> the zero-started array that Scatters add into
         for node in _reverse_topological(self):
-            g = grads.pop(id(node), None)
+            g, _ = grads.pop(id(node), None), buffers.pop(id(node), None)
             if g is None:
                 continue
             if node._backward is None:  # a leaf
@@ -174,13 +178,42 @@ class Tensor:
             for parent, pg in zip(node._parents, node._backward(g)):
                 if pg is None or not parent.requires_grad:
                     continue
+                key = id(parent)
+                if isinstance(pg, Scatter):
+                    grads[key] = _scatter_add(grads.get(key), pg, parent, buffers)
+                    continue
                 pg = unbroadcast(np.asarray(pg, dtype=parent.dtype), parent.shape)
                 if is_anomaly_enabled():
                     _check_finite(pg, node.op, "backward")
-                key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
 
     # Operators are attached in ops.py, next to their derivatives.
+
+
+class Scatter(NamedTuple):
+    """A gradient that is `g` at `index` and zero elsewhere (what indexing returns).
+
+    k slices of one tensor (q, k, v cut from one projection; a recurrent layer's T time
+    steps) then fill one buffer, instead of k full-size arrays of zeros added together."""
+
+    index: object
+    g: np.ndarray
+    repeats: bool  # an integer-array index may repeat a position: its gradients add up
+
+
+def _scatter_add(acc, s: Scatter, parent: Tensor, buffers: dict) -> np.ndarray:
+    """acc + s, in place when acc is a buffer made here (no one else holds it)."""
+    if is_anomaly_enabled():
+        _check_finite(s.g, "getitem", "backward")
+    key = id(parent)
+    if acc is None or buffers.get(key) is not acc:
+        acc = np.zeros(parent.shape, parent.dtype) if acc is None else acc.astype(parent.dtype)
+        buffers[key] = acc
+    if s.repeats:
+        np.add.at(acc, s.index, s.g)
+    else:
+        acc[s.index] += s.g
+    return acc
 
 
 def _own(g: np.ndarray, handed_out: set) -> np.ndarray:

@@ -78,10 +78,9 @@ class MultiHeadAttention(Module):
 
     The h matrices W_i^Q [C, D] (D = C / h) sit side by side as one [C, C] map, and W^Q, W^K,
     W^V are stacked into `in_proj.weight` [3C, C], as in torch.nn.MultiheadAttention's
-    `in_proj_weight`; `out_proj` is W^O. Each projection is one matmul over all heads,
-    [B*T, C] @ [C, C], split into heads by reshaping. (Self-attention could make the three one
-    [C, 3C] product, but cutting its output back into q, k, v costs more in the backward pass
-    than the single product saves: measured, and the three-way form serves cross-attention too.)
+    `in_proj_weight`; `out_proj` is W^O. Self-attention therefore projects with one matmul,
+    [B*T, C] @ [C, 3C], and cuts the result into q, k, v and heads by reshaping and indexing;
+    cross-attention with two, [C, C] for the queries and [C, 2C] for keys and values.
     """  # noqa: E501  (the formula, whole, on the docstring's first line)
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
@@ -99,17 +98,23 @@ class MultiHeadAttention(Module):
             [xavier_uniform((d_model, d_model), init) for _ in range(3)])
         self.out_proj = Linear(d_model, d_model, bias=bias, rng=init)
 
-    def _heads(self, x: Tensor, i: int) -> Tensor:
-        """x W_i + b_i, split into heads, for i = 0, 1, 2 (Q, K, V).  [B, T, C] -> [B, H, T, D]"""
+    def _heads(self, x: Tensor, first: int, n: int = 1) -> Tensor:
+        """x [W_first .. W_first+n-1] + b, split into heads: n of Q, K, V (0, 1, 2) at once.
+
+        [B, T, C] -> [n, B, H, T, D]"""
         B, T, C = x.shape
-        rows, b = slice(i * C, (i + 1) * C), self.in_proj.bias  # W_i: rows i*C .. (i+1)*C
+        rows, b = slice(first * C, (first + n) * C), self.in_proj.bias  # W_i: rows iC .. (i+1)C
         x = F.linear(x, self.in_proj.weight[rows], None if b is None else b[rows])
-        x = x.reshape(B, T, self.num_heads, self.head_dim)  # [B, T, C] -> [B, T, H, D]
-        return x.permute(0, 2, 1, 3)  # [B, T, H, D] -> [B, H, T, D]
+        x = x.reshape(B, T, n, self.num_heads, self.head_dim)  # [B, T, nC] -> [B, T, n, H, D]
+        return x.permute(2, 0, 3, 1, 4)  # [B, T, n, H, D] -> [n, B, H, T, D]
 
     def _project(self, query: Tensor, key: Tensor, value: Tensor):
-        """q [B, H, T_q, D], k, v [B, H, T_k, D]: three projections, each split into heads."""
-        return self._heads(query, 0), self._heads(key, 1), self._heads(value, 2)
+        """q [B, H, T_q, D], k, v [B, H, T_k, D]: one product for each distinct input."""
+        if query is key and key is value:  # self-attention: q, k, v from one [C, 3C] product
+            return tuple(self._heads(query, 0, 3))
+        if key is value:  # cross-attention: k, v from one [C, 2C] product
+            return (self._heads(query, 0)[0], *self._heads(key, 1, 2))
+        return self._heads(query, 0)[0], self._heads(key, 1)[0], self._heads(value, 2)[0]
 
     def _cached(self, query: Tensor, key: Tensor, value: Tensor, cache: KVCache):
         """Project with the cache: append the new k, v (self-attention) or reuse them (cross)."""
@@ -119,7 +124,7 @@ class MultiHeadAttention(Module):
                 past_k, past_v = cache.entries[self]
                 k, v = concatenate([past_k, k], axis=2), concatenate([past_v, v], axis=2)
         elif self in cache.entries:  # cross-attention: the memory's k, v were computed once
-            q, (k, v) = self._heads(query, 0), cache.entries[self]
+            q, (k, v) = self._heads(query, 0)[0], cache.entries[self]
         else:
             q, k, v = self._project(query, key, value)
         cache.entries[self] = (k, v)  # [B, H, T_k, D] each
