@@ -7,12 +7,14 @@
     array([2., 4., 6.], dtype=float32)
 """
 
-from . import ops  # noqa: F401  (installs the operators on Tensor)
+from . import memory, ops  # noqa: F401  (ops installs the operators on Tensor)
 from .gradcheck import gradcheck
 from .kernels import get_backend, set_backend
 from .tensor import Tensor, detect_anomaly, no_grad, unbroadcast
 
 __version__ = "0.1.0"
+
+memory._on_import()  # keep freed arrays' pages for reuse (glibc only; see memory.py)
 
 __all__ = [
     "Tensor", "no_grad", "detect_anomaly", "unbroadcast", "gradcheck",
