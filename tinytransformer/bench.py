@@ -17,15 +17,22 @@ import numpy as np
 
 
 def interleaved(fns: dict, repeats: int = 50, warmup: int = 5) -> dict[str, float]:
-    """Median seconds per call of each function, timed in alternation."""
+    """Median seconds per call of each function, timed in alternation.
+
+    The order rotates from one round to the next (A B C, B C A, C A B, ...), so that each
+    function follows each other one equally often: a call can slow the next one down (PyTorch's
+    OpenMP threads keep spinning for a while after its step, taking a core from the next BLAS
+    call), and that cost must not always fall on the same function.
+    """
+    names = list(fns)
     for _ in range(warmup):
         for f in fns.values():
             f()
     times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, f in fns.items():
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
-            f()
+            fns[name]()
             times[name].append(time.perf_counter() - t0)
     return {name: float(np.median(t)) for name, t in times.items()}
 

@@ -198,9 +198,7 @@ def embedding(ids, weight: Tensor) -> Tensor:
 
     # dL/dweight[v] = sum of g over the positions whose id is v (scatter-add)
     def backward(g):
-        gw = np.zeros(weight.shape, dtype=g.dtype)
-        np.add.at(gw, ids.reshape(-1), g.reshape(-1, weight.shape[1]))
-        return (gw,)
+        return (kernels.embedding_backward(ids.reshape(-1), g.reshape(-1, weight.shape[1]), V),)
 
     return Tensor.from_op(weight.data[ids], (weight,), backward, "embedding")
 

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from . import kernels
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "noam_lr", "cosine_lr", "clip_grad_norm"]
 
 
@@ -164,38 +166,17 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps, self.weight_decay = float(eps), float(weight_decay)
-        self._scratch: dict[np.dtype, np.ndarray] = {}
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         (beta1, beta2), lr, wd, t = self.betas, self.lr, self.weight_decay, int(self.steps[i])
         if wd and self.decoupled:
             p *= 1.0 - lr * wd  # AdamW: p = p (1 - lr λ), before the Adam step
         elif wd:
-            g = g + wd * p  # Adam: g = g + λ p (L2 penalty through the gradient)
-        m, v, tmp = self.state["m"][i], self.state["v"][i], self._buffer(p)
-        # m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²   (in place, one scratch array)
-        m *= beta1
-        np.multiply(g, 1.0 - beta1, out=tmp)
-        m += tmp
-        v *= beta2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - beta2
-        v += tmp
-        # p = p - lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + ε)
-        np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1.0 - beta2**t)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr / (1.0 - beta1**t)
-        p -= tmp
-
-    def _buffer(self, p: np.ndarray) -> np.ndarray:
-        """A scratch array shaped like `p`, reused across parameters and steps."""
-        flat = self._scratch.get(p.dtype)
-        if flat is None or flat.size < p.size:
-            size = max(q.data.size for q in self.params)
-            flat = self._scratch[p.dtype] = np.empty(size, p.dtype)
-        return flat[: p.size].reshape(p.shape)
+            g = np.asarray(g + wd * p)  # Adam: g = g + λ p (L2 penalty through the gradient)
+        # m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²
+        # p = p - lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + ε)     (one pass, kernels/)
+        kernels.adam_update(p, g, self.state["m"][i], self.state["v"][i], lr, beta1, beta2,
+                            self.eps, t)
 
 
 class AdamW(Adam):

@@ -106,12 +106,12 @@ def _check(op: str, spec: str, **arrays) -> None:
 
 
 def _check_dtypes(op: str, arrays: dict) -> None:
-    """Float arrays all float32 or all float64; `target` an integer array."""
+    """Float arrays all float32 or all float64; `target` and `ids` integer arrays."""
     first = None
     for name, a in arrays.items():
-        if name == "target":
+        if name in ("target", "ids"):
             if a.dtype.kind not in "iu":
-                raise TypeError(f"{op}: target must hold integer class ids, got {a.dtype}")
+                raise TypeError(f"{op}: {name} must hold integer ids, got {a.dtype}")
         elif a.dtype not in (np.float32, np.float64):
             raise TypeError(f"{op}: {name} is {a.dtype}; kernels take float32 or float64")
         elif first is None:
@@ -247,6 +247,29 @@ def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32):
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"dropout_mask: dtype {np.dtype(dtype)} is not float32 or float64")
     return _impl().dropout_mask(tuple(shape), float(p), rng, dtype)
+
+
+def embedding_backward(ids, g, num_embeddings: int):
+    """dW[v] = sum of g[n] over the rows n with ids[n] = v.  ids [N] int, g [N, C] -> [V, C]"""
+    _check("embedding_backward", "ids[N] g[N,C]", ids=ids, g=g)
+    if ids.size and (ids.min() < 0 or ids.max() >= num_embeddings):
+        raise ValueError(f"embedding_backward: ids must lie in [0, {num_embeddings}), "
+                         f"got min {ids.min()}, max {ids.max()}")
+    return _impl().embedding_backward(ids, g, int(num_embeddings))
+
+
+def adam_update(p, g, m, v, lr: float, beta1: float, beta2: float, eps: float, step: int):
+    """One Adam step, in place on p, m, v (formula in reference.adam_update); step t >= 1."""
+    _check("adam_update", "p[...] g[...] m[...] v[...]", p=p, g=g, m=m, v=v)
+    for name, a in (("p", p), ("m", m), ("v", v)):
+        if a.shape != p.shape or not (a.flags.c_contiguous and a.flags.writeable):
+            raise ValueError(f"adam_update: {name} must be a writeable C-contiguous array of "
+                             f"p's shape {p.shape} (it is updated in place), got {a.shape}")
+    if g.shape != p.shape:
+        raise ValueError(f"adam_update: g has shape {g.shape}, p has {p.shape}")
+    if step < 1:
+        raise ValueError(f"adam_update: step counts from 1, got {step}")
+    _impl().adam_update(p, g, m, v, float(lr), float(beta1), float(beta2), float(eps), int(step))
 
 
 def benchmark_kernels(dtype=np.float32, repeats: int = 21) -> list[dict]:

@@ -45,6 +45,9 @@ def _cases(dtype, rng):
         ("attention_backward", (B, H, T, D), (r(B, H, T, D), q, k, v, p, D**-0.5, drop)),
         ("bmm", (B * H, T, D, T), (q.reshape(-1, T, D), k.reshape(-1, T, D).swapaxes(1, 2))),
         ("bmm", (B * H, T, T, D), (p.reshape(-1, T, T), v.reshape(-1, T, D))),
+        ("embedding_backward", (N, C, V), (rng.integers(0, V, N), x, V)),
+        ("adam_update", (V, C), (r(V, C), r(V, C), r(V, C), np.abs(r(V, C)), 1e-3, 0.9, 0.98,
+                                 1e-9, 10)),  # in place: repeated calls keep updating
     ]
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import glob
 import inspect
+import math
 import os
 import sys
 
 import numpy as np
 
 from . import fast_kernels as _k
+from . import fast_pointwise as _p
 from . import reference
 from .reference import bmm, dropout_mask  # noqa: F401  (NumPy's; see the docstring)
 
@@ -157,3 +159,17 @@ def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
     _run(_k._attention_grad, ds, p, drop_r, drop is not None, p.dtype.type(scale), pd)
     dq, dk = np.matmul(ds, k), np.matmul(ds.swapaxes(-1, -2), q)
     return dq, dk, np.matmul(pd.swapaxes(-1, -2), g)
+
+
+def embedding_backward(ids, g, num_embeddings):
+    g = _c(g)
+    dw = np.empty((num_embeddings, g.shape[1]), g.dtype)
+    _run(_p._embedding_backward, _c(ids, np.int64), g, dw)
+    return dw
+
+
+def adam_update(p, g, m, v, lr, beta1, beta2, eps, step):
+    t = p.dtype.type
+    lr_t, rsqrt_c2 = lr / (1 - beta1**step), 1 / math.sqrt(1 - beta2**step)
+    flat = (a.reshape(-1) for a in (p, _c(g, p.dtype), m, v))  # views: p, m, v are contiguous
+    _run(_p._adam_update, *flat, t(beta1), t(beta2), t(lr_t), t(rsqrt_c2), t(eps))

@@ -142,3 +142,23 @@ def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32) ->
     mask = np.empty(shape, dtype)
     np.multiply(u >= round(p * 65536), np.dtype(dtype).type(1 / (1 - p)), out=mask)
     return mask
+
+
+def embedding_backward(ids: np.ndarray, g: np.ndarray, num_embeddings: int) -> np.ndarray:
+    """dW[v] = sum of g[n] over the rows n with ids[n] = v: a scatter-add.  [N], [N, C] -> [V, C]"""
+    dw = np.zeros((num_embeddings, g.shape[1]), g.dtype)
+    np.add.at(dw, ids, g)  # dw[ids] += g would keep only one of repeated ids
+    return dw
+
+
+def adam_update(p, g, m, v, lr: float, beta1: float, beta2: float, eps: float, step: int) -> None:
+    """One Adam step on p, m, v in place (torch.optim.Adam's formula; t = step, from 1):
+
+    m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²
+    p = p - lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + ε)
+    """
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    p -= lr / (1 - beta1**step) * m / (np.sqrt(v) / np.sqrt(1 - beta2**step) + eps)
