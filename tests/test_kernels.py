@@ -142,6 +142,21 @@ def _adam_update(data, dt):
         data.draw(st.integers(1, 5000))
 
 
+def _dropout(data, dt):
+    shape = (data.draw(sizes), data.draw(sizes))
+    p = data.draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
+    return data.draw(arrays(shape, dt)), p, Seed(data.draw(st.integers(0, 2**32 - 1)))
+
+
+def _dropout_mask(data, dt):
+    x, p, seed = _dropout(data, dt)
+    return x.shape, p, seed, dt
+
+
+class Seed(int):
+    """An argument that each backend receives as a new np.random.Generator seeded with it."""
+
+
 TWINS = {
     "softmax_forward": _softmax_forward,
     "softmax_backward": _softmax_backward,
@@ -156,6 +171,8 @@ TWINS = {
     "bmm": _bmm,
     "embedding_backward": _embedding_backward,
     "adam_update": _adam_update,
+    "dropout": _dropout,
+    "dropout_mask": _dropout_mask,
 }
 
 
@@ -172,6 +189,7 @@ CANCELLING = {
 
 def _in_place(name, args, backend):
     """The kernel's result, or for adam_update (which returns nothing) the arrays it updated."""
+    args = [np.random.default_rng(a) if isinstance(a, Seed) else a for a in args]
     if name != "adam_update":
         return run(backend, name, *args)
     p, g, m, v = (a.copy() for a in args[:4])

@@ -181,9 +181,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
-    keep = kernels.dropout_mask(x.shape, p, rng or _rng, x.dtype)
+    y, keep = kernels.dropout(x.data, p, rng or _rng)
     # dL/dx = g * keep / (1 - p)   (keep already holds 0 or 1 / (1 - p))
-    return Tensor.from_op(x.data * keep, (x,), lambda g: (g * keep,), "dropout")
+    return Tensor.from_op(y, (x,), lambda g: (g * keep,), "dropout")
 
 
 def embedding(ids, weight: Tensor) -> Tensor:

@@ -249,6 +249,16 @@ def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32):
     return _impl().dropout_mask(tuple(shape), float(p), rng, dtype)
 
 
+def dropout(x, p: float, rng: np.random.Generator):
+    """y = x * mask, mask = dropout_mask(x.shape, p, rng, x.dtype): drawn and applied in one go.
+
+    [...] -> y [...], mask [...] (kept for the backward pass: dx = g * mask)"""
+    _check("dropout", "x[...]", x=x)
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p = {p} is not in [0, 1]")
+    return _impl().dropout(x, float(p), rng)
+
+
 def embedding_backward(ids, g, num_embeddings: int):
     """dW[v] = sum of g[n] over the rows n with ids[n] = v.  ids [N] int, g [N, C] -> [V, C]"""
     _check("embedding_backward", "ids[N] g[N,C]", ids=ids, g=g)

@@ -5,8 +5,9 @@ Each function makes its arrays C-contiguous and writeable (so that Numba compile
 dtype, not one per memory layout), converts scalars to the arrays' dtype (float32 math stays
 float32, as in NumPy) and calls a kernel of fast_kernels.py; matrix products stay with NumPy's
 BLAS. Kernels compile on their first call and are cached on disk; `_run` prints one notice per
-process when that cache is cold. `bmm` and `dropout_mask` are shared with the NumPy backend:
-BLAS beats a compiled matmul here, and dropout's cost is drawing the random bits.
+process when that cache is cold. `bmm` is shared with the NumPy backend (BLAS beats a compiled
+matmul at these sizes), and so is drawing dropout's random bits (`uniform16`), so that both
+backends draw the same masks from the same generator.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from . import fast_kernels as _k
 from . import fast_pointwise as _p
 from . import reference
-from .reference import bmm, dropout_mask  # noqa: F401  (NumPy's; see the docstring)
+from .reference import bmm, uniform16  # noqa: F401  (NumPy's; see the docstring)
 
 BLOCK = 4096  # elements per block of rows: short rows still give the exp loop 4096 entries
 NOTICE = "tinytransformer: compiling Numba kernels (first run only, cached afterwards)..."
@@ -173,3 +174,19 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, step):
     lr_t, rsqrt_c2 = lr / (1 - beta1**step), 1 / math.sqrt(1 - beta2**step)
     flat = (a.reshape(-1) for a in (p, _c(g, p.dtype), m, v))  # views: p, m, v are contiguous
     _run(_p._adam_update, *flat, t(beta1), t(beta2), t(lr_t), t(rsqrt_c2), t(eps))
+
+
+def dropout(x, p, rng):
+    x = _c(x)
+    y, mask = np.empty_like(x), np.empty_like(x)
+    if p >= 1:
+        y[...] = mask[...] = 0
+        return y, mask
+    u, t = uniform16(x.size, rng), x.dtype.type
+    _run(_p._dropout, x.reshape(-1), u, round(p * 65536), t(1 / (1 - p)), y.reshape(-1),
+         mask.reshape(-1))
+    return y, mask
+
+
+def dropout_mask(shape, p, rng, dtype=np.float32):
+    return dropout(np.ones(shape, dtype), p, rng)[1]

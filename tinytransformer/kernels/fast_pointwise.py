@@ -1,5 +1,5 @@
-"""Numba kernels that pass over their arrays once, element by element or row by row: the
-embedding's scatter-add and Adam's update (formulas in reference.py). They call no helper, so
+"""Numba kernels that pass over their arrays once, element by element or row by row: dropout,
+the embedding's scatter-add and Adam's update (formulas in reference.py). They call no helper, so
 they can live apart from fast_kernels.py; the same compile flags apply.
 """
 
@@ -33,3 +33,13 @@ def _adam_update(p, g, m, v, beta1, beta2, lr_t, rsqrt_c2, eps):
         vj = beta2 * v[j] + (one - beta2) * gj * gj
         m[j], v[j] = mj, vj
         p[j] -= lr_t * mj / (np.sqrt(vj) * rsqrt_c2 + eps)
+
+
+@_jit()
+def _dropout(x, u, threshold, scale, y, mask):
+    """mask = scale if u >= threshold else 0;  y = x * mask.  1-D, uint16 u"""
+    zero = np.zeros(1, mask.dtype)[0]
+    for j in range(mask.shape[0]):
+        m = scale if u[j] >= threshold else zero
+        mask[j] = m
+        y[j] = x[j] * m

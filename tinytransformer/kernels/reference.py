@@ -134,14 +134,24 @@ def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32) ->
     about 4x faster than `rng.random(shape, dtype=np.float32) < 1 - p`. The price is that p is
     rounded to a multiple of 2^-16 (0.1 -> 0.1000061), which shifts E[mask] by < 1e-5.
     """
-    n = int(np.prod(shape, dtype=np.int64))
     if p >= 1:
         return np.zeros(shape, dtype)
-    raw = rng.bit_generator.random_raw(-(-n // 4)).astype("<u8", copy=False)
-    u = raw.view("<u2")[:n].reshape(shape)  # 16-bit uniforms: P(u < t) = t / 65536
+    u = uniform16(int(np.prod(shape, dtype=np.int64)), rng).reshape(shape)
     mask = np.empty(shape, dtype)
     np.multiply(u >= round(p * 65536), np.dtype(dtype).type(1 / (1 - p)), out=mask)
     return mask
+
+
+def uniform16(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n integers uniform in [0, 65536), four from each raw 64-bit draw.  -> uint16 [n]"""
+    raw = rng.bit_generator.random_raw(-(-n // 4)).astype("<u8", copy=False)
+    return raw.view("<u2")[:n]  # P(u < t) = t / 65536
+
+
+def dropout(x: np.ndarray, p: float, rng: np.random.Generator):
+    """y = x * mask, with mask = dropout_mask(x.shape, p, rng) (0 or 1/(1-p)).  -> y, mask"""
+    mask = dropout_mask(x.shape, p, rng, x.dtype)
+    return x * mask, mask
 
 
 def embedding_backward(ids: np.ndarray, g: np.ndarray, num_embeddings: int) -> np.ndarray:
