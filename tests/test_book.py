@@ -1,6 +1,7 @@
 """The book: every chapter is a jupytext pair, and every notebook executes from a clean kernel."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,9 +44,21 @@ def this_python_kernel(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def committed_figures(tmp_path_factory):
+    """figures/ as it was before the notebooks ran, put back afterwards: the chapters save their
+    figures there, and a CI-mode run (smaller configurations) must not replace the full ones."""
+    saved = tmp_path_factory.mktemp("figures") / "figures"
+    shutil.copytree(ROOT / "figures", saved)
+    yield
+    shutil.rmtree(ROOT / "figures")
+    shutil.copytree(saved, ROOT / "figures")
+
+
 @pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(ipynb, this_python_kernel, monkeypatch):
-    """Run the notebook from a clean kernel, errors fatal (saved outputs are not touched)."""
+def test_notebook_executes(ipynb, this_python_kernel, committed_figures, monkeypatch):
+    """Run the notebook from a clean kernel, errors fatal (saved outputs and figures/ are not
+    touched)."""
     monkeypatch.setenv("JUPYTER_PATH", str(this_python_kernel))
     monkeypatch.setenv("TINYTRANSFORMER_CI", "1")  # chapters may run a smaller configuration
     nb = nbformat.read(ipynb, as_version=4)
