@@ -495,3 +495,16 @@ def test_benchmark_kernels_reports_every_kernel():
     rows = kernels.benchmark_kernels(np.float32, repeats=1)
     assert {r["kernel"] for r in rows} >= set(TWINS) | {"dropout_mask"}
     assert all(r["numpy_us"] > 0 and r["numba_us"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("argv, sections", [
+    (["bench"], None),  # every section
+    (["bench", "step", "decode"], ["step", "decode"]),
+])
+def test_bench_command_line_parses(argv, sections):
+    from tinytransformer import bench, cli
+
+    args = cli.build_parser().parse_args(argv)
+    assert (args.what or None) == sections and set(bench.SECTIONS) >= set(args.what or [])
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["bench", "bogus"])
