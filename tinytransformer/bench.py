@@ -186,14 +186,22 @@ SECTIONS = {"engine": engine, "kernels": kernels, "step": step, "decode": decode
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("what", nargs="*", choices=list(SECTIONS),
-                        help="which benchmarks (default: all)")
+    parser.add_argument("what", nargs="*", type=_section,
+                        help=f"which benchmarks, of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--json", help="also write the results to this JSON file")
+
+
+def _section(name: str) -> str:
+    # a type check, not choices=: argparse would test an empty list against the choices
+    if name not in SECTIONS:
+        raise argparse.ArgumentTypeError(f"unknown section {name!r}; choose from "
+                                         f"{', '.join(SECTIONS)}")
+    return name
 
 
 def run(args) -> int:
     results = {"machine": machine()}
-    for name in args.what or SECTIONS:  # (argparse checks a list default against choices)
+    for name in args.what or SECTIONS:
         results[name] = SECTIONS[name]()
     if args.json:
         with open(args.json, "w") as f:
