@@ -72,6 +72,20 @@ def test_reference_model_matches_bench_step_formula():
     assert flops.forward == c.matmul_flops()["forward"]
 
 
+def test_bench_step_lists_every_product_of_a_step(monkeypatch):
+    """bench_step.linear_shapes() (what the BLAS-only timing multiplies) are the step's F.linear."""
+    seen = []
+    linear = F.linear
+
+    def recording(x, w, b=None):
+        seen.append((int(np.prod(x.shape[:-1])), w.shape[1], w.shape[0]))  # (N, C_in, C_out)
+        return linear(x, w, b)
+
+    monkeypatch.setattr(F, "linear", recording)
+    bench_step.ours(0.1, "numpy")()
+    assert sorted(seen) == sorted(bench_step.linear_shapes())
+
+
 def test_multi_head_attention_is_8btc2_plus_4bt2c():
     """Self-attention forward: projections 8 B T C^2, attention 4 B T^2 C (chapter 6's table)."""
     B, T, C = 2, 5, 8

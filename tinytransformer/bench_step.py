@@ -89,6 +89,31 @@ def pytorch(dropout: float):
     return step
 
 
+def linear_shapes() -> list[tuple[int, int, int]]:
+    """(N, C_in, C_out) of every F.linear in one step of the reference model (23 products)."""
+    N = B * S
+    self_attn = [(N, C, 3 * C), (N, C, C)]  # q, k, v in one product; W^O
+    cross_attn = [(N, C, C), (N, C, 2 * C), (N, C, C)]  # q; k, v of the memory; W^O
+    ffn = [(N, C, F), (N, F, C)]
+    return LAYERS * (self_attn + ffn) + LAYERS * (self_attn + cross_attn + ffn) + [(N, C, V)]
+
+
+def blas_seconds(repeats: int = 10) -> float:
+    """Seconds for the step's matrix products alone: y = x W^T, dx = g W, dW = g^T x each."""
+    import time
+
+    rng = np.random.default_rng(0)
+    arrays = [tuple(rng.standard_normal(s).astype(np.float32) for s in ((n, k), (m, k), (n, m)))
+              for n, k, m in linear_shapes()]
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for x, w, g in arrays:
+            x @ w.T, g @ w, g.T @ x
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def matmul_peak(repeats: int = 30) -> float:
     """Measured float32 GFLOP/s of NumPy's BLAS at the model's FFN shape.
 
