@@ -121,6 +121,7 @@ def cross_entropy_composed(z, y, eps):
 
 
 COMPOSED = [
+    ("linear", F.linear, lambda x, w, b: x @ w.T + b, [(2, 3, 5), (4, 5), (4,)]),
     ("softmax", F.softmax, softmax_composed, [(4, 7)]),
     ("layer_norm", F.layer_norm, layer_norm_composed, [(4, 7), (7,), (7,)]),
     ("cross_entropy", lambda z: F.cross_entropy(z, np.array([1, 0, 6, 2]), label_smoothing=0.1),
