@@ -1,6 +1,6 @@
-"""Benchmarks: ratios measured side by side in one run (A B A B ..., medians).
+"""Benchmarks: ratios measured side by side in one run (A B C, B C A, ..., medians).
 
-    tinytransformer bench                 # everything, about two minutes
+    tinytransformer bench                 # everything, about half a minute on 2 cores
     tinytransformer bench step --json bench.json
 
 The machine is shared and noisy, so only ratios measured in the same run mean anything.
