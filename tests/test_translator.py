@@ -126,3 +126,10 @@ def test_malformed_data_file_names_file_and_line(tmp_path):
     bad.write_text("hello .\t你好。\njust one column\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad.tsv:2"):
         Trainer(tiny_config(data=str(bad)), tmp_path / "run")
+
+
+def test_without_progress_bar_evaluations_go_through_log(tmp_path, capsys):
+    lines = []
+    Trainer(tiny_config(steps=4, eval_every=2), tmp_path, log=lines.append).run(progress=False)
+    assert [line.split(":")[0] for line in lines] == ["step 2", "step 4"]
+    assert capsys.readouterr().out == ""  # nothing printed past the caller's `log`

@@ -184,7 +184,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.opt.lr:.2e}",
                                 tok_s=f"{batch.n_tgt_tokens / (time.perf_counter() - t0):.0f}")
                 if self.step % cfg.eval_every == 0:
-                    self._checkpoint(bar)
+                    self._checkpoint(bar if progress else None)
                     save_curves(self.history, self.run_dir / "curves.png")
         except KeyboardInterrupt:
             bar.close()
@@ -205,7 +205,7 @@ class Trainer:
             self.best_bleu = result["valid_bleu"]
             self.save("best")
         self.save("latest")
-        (bar.write if bar else self.log)(
+        (bar.write if bar else self.log)(  # above the bar, or through `log` when there is none
             f"step {self.step}: valid loss {result['valid_loss']:.3f}, "
             f"BLEU {result['valid_bleu']:.1f}{' (best)' if improved else ''}")
 
