@@ -43,8 +43,6 @@ def _cases(dtype, rng):
         ("cross_entropy_backward", (N, V), (logits, lse, target, r(N), -100, 0.1)),
         ("attention_forward", (B, H, T, D), (q, k, v, pad, D**-0.5, drop)),
         ("attention_backward", (B, H, T, D), (r(B, H, T, D), q, k, v, p, D**-0.5, drop)),
-        ("bmm", (B * H, T, D, T), (q.reshape(-1, T, D), k.reshape(-1, T, D).swapaxes(1, 2))),
-        ("bmm", (B * H, T, T, D), (p.reshape(-1, T, T), v.reshape(-1, T, D))),
         ("dropout", (N, 4 * C), (r(N, 4 * C), 0.1, rng)),
         ("dropout_mask", (B, H, T, T), ((B, H, T, T), 0.1, rng, dtype)),
         ("embedding_backward", (N, C, V), (rng.integers(0, V, N), x, V)),
@@ -75,7 +73,30 @@ def benchmark_kernels(dtype=np.float32, repeats: int = 21) -> list[dict]:
         numpy_us, numba_us = 1e6 * np.median(ta), 1e6 * np.median(tb)
         rows.append(dict(kernel=name, shape=shape, numpy_us=numpy_us, numba_us=numba_us,
                          speedup=numpy_us / numba_us))
+    rows += _bmm_rows(dtype, repeats, np.random.default_rng(1))
     rows.append(_dropout_row(dtype, repeats))
+    return rows
+
+
+def _bmm_rows(dtype, repeats: int, rng) -> list[dict]:
+    """NumPy's matmul (BLAS; what both backends use) against compiled loops (`_bmm_loop`), at
+    the attention products' sizes and at a feed-forward projection's."""
+    from .fast_pointwise import _bmm_loop
+
+    rows = []
+    for N, M, K, P in ((B * H, T, D, T), (B * H, T, T, D), (1, B * T, C, 4 * C)):
+        a, b = (rng.standard_normal(s).astype(dtype) for s in ((N, M, K), (K, P)))
+        b = np.ascontiguousarray(np.broadcast_to(b, (N, K, P)))
+        out = np.empty((N, M, P), dtype)
+        _bmm_loop(a, b, out)  # compile
+        np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-3)
+        ta, tb = [], []
+        for _ in range(repeats):
+            ta.append(_time(np.matmul, (a, b)))
+            tb.append(_time(_bmm_loop, (a, b, out)))
+        x, y = 1e6 * np.median(ta), 1e6 * np.median(tb)
+        rows.append(dict(kernel="bmm", shape=(N, M, K, P), numpy_us=x, numba_us=y, speedup=x / y,
+                         note="numba column: compiled loops (unused; both backends use BLAS)"))
     return rows
 
 

@@ -1,6 +1,10 @@
 """Numba kernels that pass over their arrays once, element by element or row by row: dropout,
 the embedding's scatter-add and Adam's update (formulas in reference.py). They call no helper, so
 they can live apart from fast_kernels.py; the same compile flags apply.
+
+Also here: `_bmm_loop`, a batched matmul as compiled loops. No backend uses it; `tinytransformer
+bench kernels` times it against NumPy's matmul (BLAS) so that the choice of BLAS for every
+product, the small attention ones included, stays a measurement.
 """
 
 from __future__ import annotations
@@ -43,3 +47,19 @@ def _dropout(x, u, threshold, scale, y, mask):
         m = scale if u[j] >= threshold else zero
         mask[j] = m
         y[j] = x[j] * m
+
+
+@_jit()
+def _bmm_loop(a, b, out):
+    """out[n] = a[n] @ b[n] in three loops, the innermost over out's contiguous row.
+
+    [N, M, K], [N, K, P] -> out [N, M, P]"""
+    for n in range(a.shape[0]):
+        an, bn, on = a[n], b[n], out[n]
+        for i in range(an.shape[0]):
+            ai, oi = an[i], on[i]
+            oi[:] = 0
+            for k in range(ai.shape[0]):
+                w, bk = ai[k], bn[k]
+                for j in range(oi.shape[0]):
+                    oi[j] += w * bk[j]
