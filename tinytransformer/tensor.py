@@ -169,7 +169,8 @@ class Tensor:
         handed_out = {id(grad)}  # arrays a leaf may not keep as its own .grad
         buffers = {}  # id(tensor) -> the zero-started array that Scatters add into
         for node in _reverse_topological(self):
-            g, _ = grads.pop(id(node), None), buffers.pop(id(node), None)
+            g = grads.pop(id(node), None)
+            buffers.pop(id(node), None)  # its gradient is complete: nothing adds into it now
             if g is None:
                 continue
             if node._backward is None:  # a leaf
