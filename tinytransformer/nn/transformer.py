@@ -190,16 +190,25 @@ class DecoderLayer(_FeedForward):
         return f"norm_first={self.norm_first}, activation={self.activation!r}"
 
 
-class Encoder(Module):
-    """N encoder layers, then a final LayerNorm when the layers are pre-LN (as torch's stacks)."""
+class _Stack(Module):
+    """N layers of one kind (`layer_type`), then a final LayerNorm when they are pre-LN (as
+    torch's stacks)."""
+
+    layer_type: type
 
     def __init__(self, num_layers: int, d_model: int, num_heads: int, d_ff: int,
                  dropout: float = 0.1, activation: str = "relu", norm_first: bool = False,
                  rng=None):
         super().__init__()
-        self.layers = ModuleList(EncoderLayer(d_model, num_heads, d_ff, dropout, activation,
-                                              norm_first, rng) for _ in range(num_layers))
+        self.layers = ModuleList(self.layer_type(d_model, num_heads, d_ff, dropout, activation,
+                                                 norm_first, rng) for _ in range(num_layers))
         self.norm = LayerNorm(d_model) if norm_first else None
+
+
+class Encoder(_Stack):
+    """N encoder layers, then a final LayerNorm when the layers are pre-LN."""
+
+    layer_type = EncoderLayer
 
     def forward(self, x: Tensor, mask=None, cache: KVCache | None = None,
                 need_weights: bool = False):
@@ -213,16 +222,10 @@ class Encoder(Module):
         return (x, maps) if need_weights else x
 
 
-class Decoder(Module):
-    """N decoder layers, then a final LayerNorm when the layers are pre-LN (as torch's stacks)."""
+class Decoder(_Stack):
+    """N decoder layers, then a final LayerNorm when the layers are pre-LN."""
 
-    def __init__(self, num_layers: int, d_model: int, num_heads: int, d_ff: int,
-                 dropout: float = 0.1, activation: str = "relu", norm_first: bool = False,
-                 rng=None):
-        super().__init__()
-        self.layers = ModuleList(DecoderLayer(d_model, num_heads, d_ff, dropout, activation,
-                                              norm_first, rng) for _ in range(num_layers))
-        self.norm = LayerNorm(d_model) if norm_first else None
+    layer_type = DecoderLayer
 
     def forward(self, x: Tensor, memory: Tensor, self_mask=None, memory_mask=None,
                 cache: KVCache | None = None, need_weights: bool = False):
