@@ -153,6 +153,17 @@ def _dropout_mask(data, dt):
     return x.shape, p, seed, dt
 
 
+def _relu(data, dt):
+    x = data.draw(arrays((data.draw(sizes), data.draw(sizes)), dt))
+    x[:, ::3] = data.draw(st.sampled_from([0.0, -0.0, np.nan]))  # ties at 0, and NaN passing
+    return (x,)
+
+
+def _relu_backward(data, dt):
+    x, = _relu(data, dt)
+    return data.draw(arrays(x.shape, dt)), ref.relu(x)
+
+
 class Seed(int):
     """An argument that each backend receives as a new np.random.Generator seeded with it."""
 
@@ -173,6 +184,8 @@ TWINS = {
     "adam_update": _adam_update,
     "dropout": _dropout,
     "dropout_mask": _dropout_mask,
+    "relu": _relu,
+    "relu_backward": _relu_backward,
 }
 
 
@@ -382,6 +395,19 @@ def test_ignored_rows_give_zero_loss_and_gradient(backend):
         np.testing.assert_array_equal(loss[t == ignore], 0)
         np.testing.assert_array_equal(dx[t == ignore], 0)
         assert np.all(loss[t != ignore] > 0)
+
+
+def test_uniform16_is_splitmix64_of_a_counter():
+    # splitmix64's first outputs from state 0 (Vigna's splitmix64.c): quarters, low bits first
+    z = ref.uniform16(12, key=0).view("<u8")
+    assert [hex(int(v)) for v in z] == ["0xe220a8397b1dcdaf", "0x6e789e6aa1b965f4",
+                                        "0x6c45d188009454f"]
+    u = ref.uniform16(1_000_003, key=2**64 - 1).astype(np.float64)  # the key wraps, tail is odd
+    n = u.size
+    counts = np.bincount((u // 4096).astype(int), minlength=16)  # 16 equal bins: chi-square
+    assert ((counts - n / 16) ** 2 / (n / 16)).sum() < 50  # 15 dof: P(> 50) ~ 1e-5
+    for lag in (1, 4):  # neighbouring quarters of one hash, and the same quarter of the next
+        assert abs(np.corrcoef(u[:-lag], u[lag:])[0, 1]) < 5 / math.sqrt(n)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

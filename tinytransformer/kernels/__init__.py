@@ -259,6 +259,20 @@ def dropout(x, p: float, rng: np.random.Generator):
     return _impl().dropout(x, float(p), rng)
 
 
+def relu(x):
+    """y = max(x, 0).  [...] -> [...]"""
+    _check("relu", "x[...]", x=x)
+    return _impl().relu(x)
+
+
+def relu_backward(g, y):
+    """dx = g where y = relu(x) > 0, else 0.  g [...], y [...] -> [...]"""
+    _check("relu_backward", "g[...] y[...]", g=g, y=y)
+    if g.shape != y.shape:
+        raise ValueError(f"relu_backward: g has shape {g.shape}, y has {y.shape}")
+    return _impl().relu_backward(g, y)
+
+
 def embedding_backward(ids, g, num_embeddings: int):
     """dW[v] = sum of g[n] over the rows n with ids[n] = v.  ids [N] int, g [N, C] -> [V, C]"""
     _check("embedding_backward", "ids[N] g[N,C]", ids=ids, g=g)

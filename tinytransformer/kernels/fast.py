@@ -6,9 +6,8 @@ dtype, not one per memory layout), converts scalars to the arrays' dtype (float3
 float32, as in NumPy) and calls a kernel of fast_kernels.py; matrix products stay with NumPy's
 BLAS. Kernels compile on their first call and are cached on disk; `_run` prints one notice per
 process when that cache is cold. `bmm` is shared with the NumPy backend (BLAS beats a compiled
-matmul at these sizes), and so are drawing dropout's random bits (`uniform16`), so that both
-backends draw the same masks from the same generator, and `dropout_mask` alone (attention's
-mask: the bits are its cost, a compiled pass gained 1.06x).
+matmul at these sizes). Dropout masks are bit for bit the NumPy backend's: both hash a counter
+with a key drawn from the same generator (reference.uniform16).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import numpy as np
 from . import fast_kernels as _k
 from . import fast_pointwise as _p
 from . import reference
-from .reference import bmm, dropout_mask, uniform16  # noqa: F401  (NumPy's; see the docstring)
+from .reference import bmm  # noqa: F401  (NumPy's; see the docstring)
 
 BLOCK = 4096  # elements per block of rows: short rows still give the exp loop 4096 entries
 NOTICE = "tinytransformer: compiling Numba kernels (first run only, cached afterwards)..."
@@ -163,6 +162,20 @@ def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
     return dq, dk, np.matmul(pd.swapaxes(-1, -2), g)
 
 
+def relu(x):
+    x = _c(x)
+    y = np.empty_like(x)
+    _run(_p._relu, x.reshape(-1), y.reshape(-1))
+    return y
+
+
+def relu_backward(g, y):
+    g, y = _c(g), _c(y)
+    dx = np.empty_like(y)
+    _run(_p._relu_backward, g.reshape(-1), y.reshape(-1), dx.reshape(-1))
+    return dx
+
+
 def embedding_backward(ids, g, num_embeddings):
     g = _c(g)
     dw = np.empty((num_embeddings, g.shape[1]), g.dtype)
@@ -177,13 +190,17 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, step):
     _run(_p._adam_update, *flat, t(beta1), t(beta2), t(lr_t), t(rsqrt_c2), t(eps))
 
 
-def dropout(x, p, rng):
-    x = _c(x)
-    y, mask = np.empty_like(x), np.empty_like(x)
+def dropout_mask(shape, p, rng, dtype=np.float32):
+    mask = np.empty(shape, dtype)
     if p >= 1:
-        y[...] = mask[...] = 0
-        return y, mask
-    u, t = uniform16(x.size, rng), x.dtype.type
-    _run(_p._dropout, x.reshape(-1), u, round(p * 65536), t(1 / (1 - p)), y.reshape(-1),
-         mask.reshape(-1))
-    return y, mask
+        mask[...] = 0
+        return mask
+    key, threshold = np.uint64(reference.dropout_key(rng)), np.uint64(round(p * 65536))
+    with np.errstate(over="ignore"):  # the hash multiplies mod 2^64 (NumPy warns if not compiled)
+        _run(_p._dropout_mask, key, threshold, mask.dtype.type(1 / (1 - p)), mask.reshape(-1))
+    return mask
+
+
+def dropout(x, p, rng):
+    mask = dropout_mask(x.shape, p, rng, x.dtype)
+    return np.multiply(x, mask), mask  # as fast as applying it in the kernel (measured)

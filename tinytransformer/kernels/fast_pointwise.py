@@ -1,6 +1,7 @@
-"""Numba kernels that pass over their arrays once, element by element or row by row: dropout,
-the embedding's scatter-add and Adam's update (formulas in reference.py). They call no helper, so
-they can live apart from fast_kernels.py; the same compile flags apply.
+"""Numba kernels that pass over their arrays once, element by element or row by row: relu,
+dropout's mask, the embedding's scatter-add and Adam's update (formulas in reference.py). They
+call no helper of fast_kernels.py (the mask's hash is here), so they can live apart from it (see
+its docstring on the disk cache); the same compile flags apply.
 
 Also here: `_bmm_loop`, a batched matmul as compiled loops. No backend uses it; `tinytransformer
 bench kernels` times it against NumPy's matmul (BLAS) so that the choice of BLAS for every
@@ -12,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from .fast_kernels import _jit
+from .reference import GOLDEN, MIX1, MIX2, SHIFT1, SHIFT2, SHIFT3
+
+_U1, _LOW16 = np.uint64(1), np.uint64(0xFFFF)  # uint64 constants keep the hash in uint64
 
 
 @_jit()
@@ -22,6 +26,22 @@ def _embedding_backward(ids, g, dw):
         row, gn = dw[ids[n]], g[n]
         for j in range(gn.shape[0]):
             row[j] += gn[j]
+
+
+@_jit()
+def _relu(x, y):
+    """y = max(x, 0); NaN stays NaN, as in np.maximum.  1-D"""
+    zero = np.zeros(1, x.dtype)[0]
+    for j in range(x.shape[0]):
+        y[j] = zero if x[j] < zero else x[j]
+
+
+@_jit()
+def _relu_backward(g, y, dx):
+    """dx = g * [y > 0] (a product, so NaN in g stays NaN, as in NumPy).  1-D"""
+    zero, one = np.zeros(1, g.dtype)[0], np.ones(1, g.dtype)[0]
+    for j in range(g.shape[0]):
+        dx[j] = g[j] * (one if y[j] > zero else zero)
 
 
 @_jit()
@@ -40,13 +60,28 @@ def _adam_update(p, g, m, v, beta1, beta2, lr_t, rsqrt_c2, eps):
 
 
 @_jit()
-def _dropout(x, u, threshold, scale, y, mask):
-    """mask = scale if u >= threshold else 0;  y = x * mask.  1-D, uint16 u"""
+def _splitmix64(key, i):
+    """z_i = splitmix64(key + (i + 1) GOLDEN), as in reference.uniform16.  uint64"""
+    z = key + (i + _U1) * GOLDEN
+    z = (z ^ (z >> SHIFT1)) * MIX1
+    z = (z ^ (z >> SHIFT2)) * MIX2
+    return z ^ (z >> SHIFT3)
+
+
+@_jit()
+def _dropout_mask(key, threshold, scale, mask):
+    """mask[j] = scale if u_j >= threshold else 0, u_j = quarter j % 4 of z_{j // 4}.  1-D
+
+    Four entries per hash; the loop over the last n % 4 entries hashes once for each."""
     zero = np.zeros(1, mask.dtype)[0]
-    for j in range(mask.shape[0]):
-        m = scale if u[j] >= threshold else zero
-        mask[j] = m
-        y[j] = x[j] * m
+    n = mask.shape[0]
+    for i in range(n // 4):
+        z = _splitmix64(key, np.uint64(i))
+        for r in range(4):
+            mask[4 * i + r] = scale if (z >> np.uint64(16 * r)) & _LOW16 >= threshold else zero
+    for j in range(n - n % 4, n):
+        z = _splitmix64(key, np.uint64(j // 4))
+        mask[j] = scale if (z >> np.uint64(16 * (j % 4))) & _LOW16 >= threshold else zero
 
 
 @_jit()
