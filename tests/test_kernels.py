@@ -164,6 +164,17 @@ def _relu_backward(data, dt):
     return data.draw(arrays(x.shape, dt)), ref.relu(x)
 
 
+def _gelu(data, dt):
+    x = data.draw(arrays((data.draw(sizes), data.draw(sizes)), dt, scale=4.0))  # past the clamp
+    x[:, ::5] = data.draw(st.sampled_from([0.0, np.nan]))
+    return (x,)
+
+
+def _gelu_backward(data, dt):
+    x, = _gelu(data, dt)
+    return data.draw(arrays(x.shape, dt)), x
+
+
 class Seed(int):
     """An argument that each backend receives as a new np.random.Generator seeded with it."""
 
@@ -185,6 +196,8 @@ TWINS = {
     "dropout": _dropout,
     "dropout_mask": _dropout_mask,
     "relu": _relu,
+    "gelu": _gelu,
+    "gelu_backward": _gelu_backward,
     "relu_backward": _relu_backward,
 }
 
@@ -397,6 +410,21 @@ def test_ignored_rows_give_zero_loss_and_gradient(backend):
         assert np.all(loss[t != ignore] > 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_is_x_times_the_normal_cdf(backend, dtype):
+    # float32 on the numba backend uses a rational erf: |error| < 4e-7 (see fast_kernels.py)
+    x = np.linspace(-12, 12, 20001)
+    exact = np.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    d_exact = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) + v * math.exp(-v * v / 2)
+                        / math.sqrt(2 * math.pi) for v in x])
+    tol = 4e-7 if dtype == np.float32 else 1e-15
+    ulp = np.finfo(dtype).eps
+    y = kernels.gelu(x.astype(dtype))
+    dx = kernels.gelu_backward(np.ones_like(x, dtype), x.astype(dtype))
+    assert np.all(np.abs(y - exact) <= tol * np.abs(x) + 2 * ulp * np.abs(exact))
+    assert np.all(np.abs(dx - d_exact) <= tol * (1 + np.abs(x)) + 2 * ulp)
+
+
 def test_uniform16_is_splitmix64_of_a_counter():
     # splitmix64's first outputs from state 0 (Vigna's splitmix64.c): quarters, low bits first
     z = ref.uniform16(12, key=0).view("<u8")
@@ -505,6 +533,9 @@ ERRORS = [
      "attention_forward: k has shape"),
     (lambda: kernels.bmm(np.zeros((2, 3)), np.zeros((4, 5))), ValueError, "bmm: b has shape"),
     (lambda: kernels.dropout_mask((2,), 1.5, np.random.default_rng()), ValueError, "p = 1.5"),
+    (lambda: kernels.relu_backward(_x, np.zeros((3, 2))), ValueError,
+     r"relu_backward: y has shape \(3, 2\), g has \(2, 3\)"),
+    (lambda: kernels.gelu(np.zeros(3, int)), TypeError, "gelu: x is int64"),
 ]
 
 

@@ -96,9 +96,6 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return Tensor.from_op(np.moveaxis(y.reshape(moved), -1, axis), (x,), backward, "log_softmax")
 
 
-_erf = np.vectorize(math.erf, otypes=[np.float64])
-
-
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x * Phi(x).
 
@@ -106,10 +103,9 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """
     z = x.data
     if approximate == "none":
-        cdf = (0.5 * (1.0 + _erf(z / math.sqrt(2.0)))).astype(z.dtype)
-        pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-        # dL/dx = g * (Phi(x) + x * phi(x))
-        return Tensor.from_op(z * cdf, (x,), lambda g: (g * (cdf + z * pdf),), "gelu")
+        # dL/dx = g * (Phi(x) + x * phi(x)),  phi the standard normal density
+        return Tensor.from_op(kernels.gelu(z), (x,), lambda g: (kernels.gelu_backward(g, z),),
+                              "gelu")
     if approximate == "tanh":
         c = math.sqrt(2.0 / math.pi)
         t = np.tanh(c * (z + 0.044715 * z**3))

@@ -121,6 +121,15 @@ def _check_dtypes(op: str, arrays: dict) -> None:
                             "cast one of them")
 
 
+def _check_alike(op: str, **arrays) -> None:
+    """Arrays of one shape, whatever it is (an elementwise kernel), and one float dtype."""
+    _check(op, " ".join(f"{name}[...]" for name in arrays), **arrays)
+    first, *rest = arrays.items()
+    for name, a in rest:
+        if a.shape != first[1].shape:
+            raise ValueError(f"{op}: {name} has shape {a.shape}, {first[0]} has {first[1].shape}")
+
+
 def _check_mask(op: str, mask, shape: tuple) -> None:
     """A mask is None or a bool array that broadcasts to `shape`."""
     if mask is None:
@@ -259,17 +268,27 @@ def dropout(x, p: float, rng: np.random.Generator):
     return _impl().dropout(x, float(p), rng)
 
 
+def gelu(x):
+    """y = x Phi(x), Phi the standard normal CDF.  [...] -> [...]"""
+    _check_alike("gelu", x=x)
+    return _impl().gelu(x)
+
+
+def gelu_backward(g, x):
+    """dx = g (Phi(x) + x phi(x)), phi the standard normal density.  g [...], x [...] -> [...]"""
+    _check_alike("gelu_backward", g=g, x=x)
+    return _impl().gelu_backward(g, x)
+
+
 def relu(x):
     """y = max(x, 0).  [...] -> [...]"""
-    _check("relu", "x[...]", x=x)
+    _check_alike("relu", x=x)
     return _impl().relu(x)
 
 
 def relu_backward(g, y):
     """dx = g where y = relu(x) > 0, else 0.  g [...], y [...] -> [...]"""
-    _check("relu_backward", "g[...] y[...]", g=g, y=y)
-    if g.shape != y.shape:
-        raise ValueError(f"relu_backward: g has shape {g.shape}, y has {y.shape}")
+    _check_alike("relu_backward", g=g, y=y)
     return _impl().relu_backward(g, y)
 
 

@@ -46,6 +46,8 @@ def _cases(dtype, rng):
         ("dropout", (N, 4 * C), (r(N, 4 * C), 0.1, rng)),
         ("relu", (N, 4 * C), (r(N, 4 * C),)),
         ("relu_backward", (N, 4 * C), (r(N, 4 * C), reference.relu(r(N, 4 * C)))),
+        ("gelu", (N, 4 * C), (r(N, 4 * C),)),  # NumPy's: math.erf per element, ~60 ms
+        ("gelu_backward", (N, 4 * C), (r(N, 4 * C), r(N, 4 * C))),
         ("embedding_backward", (N, C, V), (rng.integers(0, V, N), x, V)),
         ("adam_update", (V, C), (r(V, C), r(V, C), r(V, C), np.abs(r(V, C)), 1e-3, 0.9, 0.98,
                                  1e-9, 10)),  # in place: repeated calls keep updating

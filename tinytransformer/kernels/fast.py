@@ -112,7 +112,7 @@ def layer_norm_forward(x, w, b, eps):
     N, C = x.shape
     y, mean, rstd = np.empty_like(x), np.empty(N, x.dtype), np.empty(N, x.dtype)
     t = x.dtype.type
-    _run(_k._layer_norm_forward, x, _c(w), _c(b), t(eps), t(1 / C), y, mean, rstd)
+    _run(_p._layer_norm_forward, x, _c(w), _c(b), t(eps), t(1 / C), y, mean, rstd)
     return y, mean, rstd
 
 
@@ -121,7 +121,7 @@ def layer_norm_backward(g, x, w, mean, rstd):
     N, C = x.shape
     dx = np.empty_like(x)
     dw, db = np.empty(C, x.dtype), np.empty(C, x.dtype)
-    _run(_k._layer_norm_backward, g, x, _c(w), _c(mean), _c(rstd), x.dtype.type(1 / C), dx, dw, db)
+    _run(_p._layer_norm_backward, g, x, _c(w), _c(mean), _c(rstd), x.dtype.type(1 / C), dx, dw, db)
     return dx, dw, db
 
 
@@ -162,18 +162,28 @@ def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
     return dq, dk, np.matmul(pd.swapaxes(-1, -2), g)
 
 
+def _elementwise(kernel, *arrays):
+    """kernel(*arrays flattened, out flattened): an elementwise pass; out has the arrays' shape."""
+    arrays = [_c(a).reshape(-1) for a in arrays]
+    out = np.empty_like(arrays[0])
+    _run(kernel, *arrays, out)
+    return out
+
+
+def gelu(x):
+    return _elementwise(_k._gelu, x).reshape(x.shape)
+
+
+def gelu_backward(g, x):
+    return _elementwise(_k._gelu_backward, g, x).reshape(x.shape)
+
+
 def relu(x):
-    x = _c(x)
-    y = np.empty_like(x)
-    _run(_p._relu, x.reshape(-1), y.reshape(-1))
-    return y
+    return _elementwise(_p._relu, x).reshape(x.shape)
 
 
 def relu_backward(g, y):
-    g, y = _c(g), _c(y)
-    dx = np.empty_like(y)
-    _run(_p._relu_backward, g.reshape(-1), y.reshape(-1), dx.reshape(-1))
-    return dx
+    return _elementwise(_p._relu_backward, g, y).reshape(y.shape)
 
 
 def embedding_backward(ids, g, num_embeddings):

@@ -1,5 +1,5 @@
-"""Numba kernels that pass over their arrays once, element by element or row by row: relu,
-dropout's mask, the embedding's scatter-add and Adam's update (formulas in reference.py). They
+"""Numba kernels that pass over their arrays once, element by element or row by row: layer norm,
+relu, dropout's mask, the embedding's scatter-add and Adam's update (formulas in reference.py). They
 call no helper of fast_kernels.py (the mask's hash is here), so they can live apart from it (see
 its docstring on the disk cache); the same compile flags apply.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fast_kernels import _jit
+from .fast_kernels import _ONE, _ZERO, _jit
 from .reference import GOLDEN, MIX1, MIX2, SHIFT1, SHIFT2, SHIFT3
 
 _U1, _LOW16 = np.uint64(1), np.uint64(0xFFFF)  # uint64 constants keep the hash in uint64
@@ -26,6 +26,54 @@ def _embedding_backward(ids, g, dw):
         row, gn = dw[ids[n]], g[n]
         for j in range(gn.shape[0]):
             row[j] += gn[j]
+
+
+@_jit()
+def _layer_norm_forward(x, w, b, eps, inv_c, y, mean, rstd):
+    """y = (x - mean) * rstd * w + b, rstd = 1 / sqrt(var + eps); each row read once from memory.
+
+    [N, C], [C], [C] -> y [N, C], mean [N], rstd [N]
+    """
+    for n in range(x.shape[0]):
+        xn, yn = x[n], y[n]
+        s = _ZERO
+        for j in range(xn.shape[0]):
+            s += xn[j]
+        mu = s * inv_c
+        v = _ZERO
+        for j in range(xn.shape[0]):  # the row is in L1 now: a second pass costs no memory traffic
+            v += (xn[j] - mu) * (xn[j] - mu)
+        r = _ONE / np.sqrt(v * inv_c + eps)
+        for j in range(xn.shape[0]):
+            yn[j] = (xn[j] - mu) * r * w[j] + b[j]
+        mean[n] = mu
+        rstd[n] = r
+
+
+@_jit()
+def _layer_norm_backward(g, x, w, mean, rstd, inv_c, dx, dw, db):
+    """dx = rstd (g w - mean(g w) - x_hat mean(g w x_hat)), dw = sum g x_hat, db = sum g.
+
+    [N, C], [N, C], [C], [N], [N] -> dx [N, C], dw [C], db [C]
+    """
+    dw[:] = 0
+    db[:] = 0
+    for n in range(x.shape[0]):
+        gn, xn, dxn = g[n], x[n], dx[n]
+        mu = mean[n]
+        r = rstd[n]
+        a = _ZERO
+        c = _ZERO
+        for j in range(xn.shape[0]):
+            x_hat = (xn[j] - mu) * r
+            a += gn[j] * w[j]
+            c += gn[j] * w[j] * x_hat
+            dw[j] += gn[j] * x_hat
+            db[j] += gn[j]
+        a *= inv_c
+        c *= inv_c
+        for j in range(xn.shape[0]):
+            dxn[j] = r * (gn[j] * w[j] - a - (xn[j] - mu) * r * c)
 
 
 @_jit()

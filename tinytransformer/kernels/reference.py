@@ -7,6 +7,8 @@ A mask is boolean, True = "may attend", and may be a broadcast view.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -125,6 +127,24 @@ def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
 def bmm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b for batches of small matrices.  [..., M, K], [..., K, N] -> [..., M, N]"""
     return np.matmul(a, b)
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])  # NumPy has no erf; this is slow, and exact
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF, in x's dtype."""
+    return (0.5 * (1.0 + _erf(x / math.sqrt(2.0)))).astype(x.dtype)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """y = x Phi(x).  [...] -> [...]"""
+    return x * _normal_cdf(x)
+
+
+def gelu_backward(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dx = g (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).  [...], [...] -> [...]"""
+    return g * (_normal_cdf(x) + x * np.exp(-0.5 * x * x) / x.dtype.type(math.sqrt(2 * math.pi)))
 
 
 def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
