@@ -208,7 +208,9 @@ def _scatter_add(acc, s: Scatter, parent: Tensor, buffers: dict) -> np.ndarray:
         _check_finite(s.g, "getitem", "backward")
     key = id(parent)
     if acc is None or buffers.get(key) is not acc:
-        acc = np.zeros(parent.shape, parent.dtype) if acc is None else acc.astype(parent.dtype)
+        # laid out as parent.data (order "K"): when parent is a permuted view (q, k, v as heads),
+        # the permute's backward then hands a contiguous array on, and the reshape's is a view
+        acc = np.zeros_like(parent.data) if acc is None else acc.astype(parent.dtype)
         buffers[key] = acc
     if s.repeats:
         np.add.at(acc, s.index, s.g)
