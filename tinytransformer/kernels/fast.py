@@ -3,11 +3,11 @@ and formulas are documented there and in kernels/__init__.py).
 
 Each function makes its arrays C-contiguous and writeable (so that Numba compiles one version per
 dtype, not one per memory layout), converts scalars to the arrays' dtype (float32 math stays
-float32, as in NumPy) and calls a kernel of fast_kernels.py; matrix products stay with NumPy's
-BLAS. Kernels compile on their first call and are cached on disk; `_run` prints one notice per
-process when that cache is cold. `bmm` is shared with the NumPy backend (BLAS beats a compiled
-matmul at these sizes). Dropout masks are bit for bit the NumPy backend's: both hash a counter
-with a key drawn from the same generator (reference.uniform16).
+float32, as in NumPy) and calls a kernel of fast_kernels.py or fast_pointwise.py; matrix
+products stay with NumPy's BLAS. Kernels compile on their first call and are cached on disk;
+`_run` prints one notice per process when that cache is cold. `bmm` is shared with the NumPy
+backend (BLAS beats a compiled matmul at these sizes). Dropout masks are bit for bit the NumPy
+backend's: both hash a counter with a key drawn from the same generator (reference.uniform16).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Numba kernels: the formulas of reference.py as loops over contiguous arrays (`fast.py` prepares
-the arrays). One file, because Numba's disk cache notices edits only to the file of the function
-it cached, not to the helpers that function calls from other files.
+the arrays). The kernels that share helpers (exp, softmax, the normal CDF) are in this one file,
+because Numba's disk cache notices edits only to the file of the function it cached, not to the
+helpers that function calls from other files; kernels that call none are in fast_pointwise.py.
 
 Measured choices (on the 2-core machine; numbers in the kernels report):
 - Serial. A `parallel=True` kernel is 2x faster alone, but in a training step it alternates with
