@@ -1,28 +1,29 @@
 """Kernels: the Transformer's hot loops on raw NumPy arrays, in two interchangeable backends.
 
     numpy   reference.py   one line per formula: the definition the other backend is tested against
-    numba   fast.py        compiled loops (fast_kernels.py), cached on disk after the first run
+    numba   fast.py        compiled loops (fast_kernels.py, fast_pointwise.py), cached on disk
 
 Choose with `set_backend("numpy" | "numba")` (or `with use_backend(...)`), with the environment
 variable TINYTRANSFORMER_BACKEND, or take the default: numba when it is installed, else numpy.
 The numba backend is imported on first use and each kernel compiles on its first call, so
 `import tinytransformer` stays fast and a command compiles only what it runs.
 
-Each function below checks its arguments (an error names the op and the shapes) and calls the
-active backend. Arrays are float32 or float64 and results keep that dtype; a mask is boolean,
-True = "may attend", and may be a broadcast view.
+Each function below checks its arguments (checks.py: an error names the op and the shapes) and
+calls the active backend. Arrays are float32 or float64 and results keep that dtype; a mask is
+boolean, True = "may attend", and may be a broadcast view.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import importlib.util
 import os
 import warnings
 
 import numpy as np
+
+from .checks import check, check_alike, check_mask, check_targets
 
 BACKENDS = ("numpy", "numba")
 _MODULES = {"numpy": "reference", "numba": "fast"}
@@ -78,95 +79,29 @@ def _impl():
     return _active["module"]
 
 
-@functools.cache
-def _parse(spec: str) -> tuple:
-    """ "x[N,C] w[...,C]" -> (("x", ("N", "C")), ("w", ("...", "C")))"""
-    pairs = (item.rstrip("]").split("[") for item in spec.split())
-    return tuple((name, tuple(dims.split(","))) for name, dims in pairs)
-
-
-def _check(op: str, spec: str, **arrays) -> None:
-    """Check arrays against a shape spec like "x[N,C] w[C]": equal letters are equal sizes, and
-    "..." stands for any leading axes. Then check their dtypes (see _check_dtypes)."""
-    sizes = {}
-    for name, dims in _parse(spec):
-        a = arrays[name]
-        if not isinstance(a, np.ndarray):
-            raise TypeError(f"{op}: {name} must be a NumPy array, got {type(a).__name__}")
-        free = dims[0] == "..."
-        dims = dims[free:]
-        if a.ndim != len(dims) and not (free and a.ndim > len(dims)):
-            raise ValueError(f"{op}: {name} must be [{', '.join(dims)}], got shape {a.shape}")
-        for d, n in zip(dims, a.shape[a.ndim - len(dims):], strict=True):
-            first = sizes.setdefault(d, (n, name, a.shape))
-            if first[0] != n:
-                raise ValueError(f"{op}: {name} has shape {a.shape} but {d} = {first[0]} "
-                                 f"from {first[1]} {first[2]} (spec {spec})")
-    _check_dtypes(op, arrays)
-
-
-def _check_dtypes(op: str, arrays: dict) -> None:
-    """Float arrays all float32 or all float64; `target` and `ids` integer arrays."""
-    first = None
-    for name, a in arrays.items():
-        if name in ("target", "ids"):
-            if a.dtype.kind not in "iu":
-                raise TypeError(f"{op}: {name} must hold integer ids, got {a.dtype}")
-        elif a.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{op}: {name} is {a.dtype}; kernels take float32 or float64")
-        elif first is None:
-            first = name
-        elif a.dtype != arrays[first].dtype:
-            raise TypeError(f"{op}: {name} is {a.dtype} but {first} is {arrays[first].dtype}; "
-                            "cast one of them")
-
-
-def _check_alike(op: str, **arrays) -> None:
-    """Arrays of one shape, whatever it is (an elementwise kernel), and one float dtype."""
-    _check(op, " ".join(f"{name}[...]" for name in arrays), **arrays)
-    first, *rest = arrays.items()
-    for name, a in rest:
-        if a.shape != first[1].shape:
-            raise ValueError(f"{op}: {name} has shape {a.shape}, {first[0]} has {first[1].shape}")
-
-
-def _check_mask(op: str, mask, shape: tuple) -> None:
-    """A mask is None or a bool array that broadcasts to `shape`."""
-    if mask is None:
-        return
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-        raise TypeError(f"{op}: mask must be a bool array (True = may attend), got {mask!r:.60}")
-    try:
-        if np.broadcast_shapes(mask.shape, shape) == shape:
-            return
-    except ValueError:
-        pass
-    raise ValueError(f"{op}: mask of shape {mask.shape} does not broadcast to {shape}")
-
-
 def softmax_forward(x, scale=1.0, mask=None):
     """y = softmax(scale * x) over the last axis, masked entries (False) 0; a fully masked row is
     all zeros, not NaN.  [N, C], mask [N, C] (may broadcast) -> [N, C]"""
-    _check("softmax_forward", "x[N,C]", x=x)
-    _check_mask("softmax_forward", mask, x.shape)
+    check("softmax_forward", "x[N,C]", x=x)
+    check_mask("softmax_forward", mask, x.shape)
     return _impl().softmax_forward(x, float(scale), mask)
 
 
 def softmax_backward(y, g, scale=1.0):
     """dx = scale * y * (g - sum(g * y, axis=-1)).  [N, C], [N, C] -> [N, C]"""
-    _check("softmax_backward", "y[N,C] g[N,C]", y=y, g=g)
+    check("softmax_backward", "y[N,C] g[N,C]", y=y, g=g)
     return _impl().softmax_backward(y, g, float(scale))
 
 
 def log_softmax_forward(x):
     """y = x - logsumexp(x) over the last axis.  [N, C] -> [N, C]"""
-    _check("log_softmax_forward", "x[N,C]", x=x)
+    check("log_softmax_forward", "x[N,C]", x=x)
     return _impl().log_softmax_forward(x)
 
 
 def log_softmax_backward(y, g):
     """dx = g - exp(y) * sum(g, axis=-1).  [N, C], [N, C] -> [N, C]"""
-    _check("log_softmax_backward", "y[N,C] g[N,C]", y=y, g=g)
+    check("log_softmax_backward", "y[N,C] g[N,C]", y=y, g=g)
     return _impl().log_softmax_backward(y, g)
 
 
@@ -174,7 +109,7 @@ def layer_norm_forward(x, w, b, eps=1e-5):
     """y = (x - mean) / sqrt(var + eps) * w + b per row.
 
     [N, C], [C], [C] -> y [N, C], mean [N], rstd [N]"""
-    _check("layer_norm_forward", "x[N,C] w[C] b[C]", x=x, w=w, b=b)
+    check("layer_norm_forward", "x[N,C] w[C] b[C]", x=x, w=w, b=b)
     return _impl().layer_norm_forward(x, w, b, float(eps))
 
 
@@ -183,14 +118,14 @@ def layer_norm_backward(g, x, w, mean, rstd):
 
     [N, C], [N, C], [C], [N], [N] -> dx [N, C], dw [C], db [C]"""
     spec = "g[N,C] x[N,C] w[C] mean[N] rstd[N]"
-    _check("layer_norm_backward", spec, g=g, x=x, w=w, mean=mean, rstd=rstd)
+    check("layer_norm_backward", spec, g=g, x=x, w=w, mean=mean, rstd=rstd)
     return _impl().layer_norm_backward(g, x, w, mean, rstd)
 
 
 def cross_entropy_forward(logits, target, ignore_index=-100, label_smoothing=0.0):
     """loss_n = (1 - eps)(lse_n - x[n, t_n]) + eps (lse_n - mean_v x[n, v]), 0 where t_n is
     ignore_index; lse_n = logsumexp(x[n]).  [N, V], [N] int -> loss_rows [N], lse [N]"""
-    _check_targets("cross_entropy_forward", logits, target, ignore_index, label_smoothing)
+    check_targets("cross_entropy_forward", logits, target, ignore_index, label_smoothing)
     return _impl().cross_entropy_forward(logits, target, int(ignore_index), float(label_smoothing))
 
 
@@ -199,22 +134,10 @@ def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label
 
     [N, V], [N], [N] int, [N] -> [N, V]"""
     op = "cross_entropy_backward"
-    _check(op, "logits[N,V] lse[N] g_rows[N]", logits=logits, lse=lse, g_rows=g_rows)
-    _check_targets(op, logits, target, ignore_index, label_smoothing)
+    check(op, "logits[N,V] lse[N] g_rows[N]", logits=logits, lse=lse, g_rows=g_rows)
+    check_targets(op, logits, target, ignore_index, label_smoothing)
     args = (int(ignore_index), float(label_smoothing))
     return _impl().cross_entropy_backward(logits, lse, target, g_rows, *args)
-
-
-def _check_targets(op, logits, target, ignore_index, label_smoothing) -> None:
-    """Class ids in [0, V) or ignore_index; 0 <= label_smoothing <= 1."""
-    _check(op, "logits[N,V] target[N]", logits=logits, target=target)
-    bad = (target != ignore_index) & ((target < 0) | (target >= logits.shape[1]))
-    if bad.any():
-        n = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{op}: target[{n}] = {target[n]} is not a class id in [0, "
-                         f"{logits.shape[1]}) nor ignore_index = {ignore_index}")
-    if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"{op}: label_smoothing = {label_smoothing} is not in [0, 1]")
 
 
 def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
@@ -222,26 +145,26 @@ def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
 
     [B, H, Tq, D], [B, H, Tk, D], [B, H, Tk, Dv], mask [B, H, Tq, Tk] (may broadcast), drop
     [B, H, Tq, Tk] -> out [B, H, Tq, Dv], p [B, H, Tq, Tk] (before dropout; fully masked row: 0)"""
-    _check("attention_forward", "q[B,H,Tq,D] k[B,H,Tk,D] v[B,H,Tk,Dv]", q=q, k=k, v=v)
+    check("attention_forward", "q[B,H,Tq,D] k[B,H,Tk,D] v[B,H,Tk,Dv]", q=q, k=k, v=v)
     shape = q.shape[:3] + k.shape[2:3]
-    _check_mask("attention_forward", mask, shape)
+    check_mask("attention_forward", mask, shape)
     if drop is not None:
-        _check("attention_forward", "q[B,H,Tq,D] drop[B,H,Tq,Tk]", q=q, drop=drop)
+        check("attention_forward", "q[B,H,Tq,D] drop[B,H,Tq,Tk]", q=q, drop=drop)
     return _impl().attention_forward(q, k, v, mask, float(scale), drop)
 
 
 def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
     """dq, dk, dv of attention_forward, given its p.  g [B, H, Tq, Dv] -> q's, k's, v's shapes"""
     spec = "g[B,H,Tq,Dv] q[B,H,Tq,D] k[B,H,Tk,D] v[B,H,Tk,Dv] p[B,H,Tq,Tk]"
-    _check("attention_backward", spec, g=g, q=q, k=k, v=v, p=p)
+    check("attention_backward", spec, g=g, q=q, k=k, v=v, p=p)
     if drop is not None:
-        _check("attention_backward", "p[B,H,Tq,Tk] drop[B,H,Tq,Tk]", p=p, drop=drop)
+        check("attention_backward", "p[B,H,Tq,Tk] drop[B,H,Tq,Tk]", p=p, drop=drop)
     return _impl().attention_backward(g, q, k, v, p, float(scale), drop)
 
 
 def bmm(a, b):
     """a @ b over batches of small matrices.  [..., M, K], [..., K, N] -> [..., M, N]"""
-    _check("bmm", "a[...,M,K] b[...,K,N]", a=a, b=b)
+    check("bmm", "a[...,M,K] b[...,K,N]", a=a, b=b)
     try:
         np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
@@ -262,7 +185,7 @@ def dropout(x, p: float, rng: np.random.Generator):
     """y = x * mask, mask = dropout_mask(x.shape, p, rng, x.dtype): drawn and applied in one go.
 
     [...] -> y [...], mask [...] (kept for the backward pass: dx = g * mask)"""
-    _check("dropout", "x[...]", x=x)
+    check("dropout", "x[...]", x=x)
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p = {p} is not in [0, 1]")
     return _impl().dropout(x, float(p), rng)
@@ -270,31 +193,31 @@ def dropout(x, p: float, rng: np.random.Generator):
 
 def gelu(x):
     """y = x Phi(x), Phi the standard normal CDF.  [...] -> [...]"""
-    _check_alike("gelu", x=x)
+    check_alike("gelu", x=x)
     return _impl().gelu(x)
 
 
 def gelu_backward(g, x):
     """dx = g (Phi(x) + x phi(x)), phi the standard normal density.  g [...], x [...] -> [...]"""
-    _check_alike("gelu_backward", g=g, x=x)
+    check_alike("gelu_backward", g=g, x=x)
     return _impl().gelu_backward(g, x)
 
 
 def relu(x):
     """y = max(x, 0).  [...] -> [...]"""
-    _check_alike("relu", x=x)
+    check_alike("relu", x=x)
     return _impl().relu(x)
 
 
 def relu_backward(g, y):
     """dx = g where y = relu(x) > 0, else 0.  g [...], y [...] -> [...]"""
-    _check_alike("relu_backward", g=g, y=y)
+    check_alike("relu_backward", g=g, y=y)
     return _impl().relu_backward(g, y)
 
 
 def embedding_backward(ids, g, num_embeddings: int):
     """dW[v] = sum of g[n] over the rows n with ids[n] = v.  ids [N] int, g [N, C] -> [V, C]"""
-    _check("embedding_backward", "ids[N] g[N,C]", ids=ids, g=g)
+    check("embedding_backward", "ids[N] g[N,C]", ids=ids, g=g)
     if ids.size and (ids.min() < 0 or ids.max() >= num_embeddings):
         raise ValueError(f"embedding_backward: ids must lie in [0, {num_embeddings}), "
                          f"got min {ids.min()}, max {ids.max()}")
@@ -303,7 +226,7 @@ def embedding_backward(ids, g, num_embeddings: int):
 
 def adam_update(p, g, m, v, lr: float, beta1: float, beta2: float, eps: float, step: int):
     """One Adam step, in place on p, m, v (formula in reference.adam_update); step t >= 1."""
-    _check("adam_update", "p[...] g[...] m[...] v[...]", p=p, g=g, m=m, v=v)
+    check("adam_update", "p[...] g[...] m[...] v[...]", p=p, g=g, m=m, v=v)
     for name, a in (("p", p), ("m", m), ("v", v)):
         if a.shape != p.shape or not (a.flags.c_contiguous and a.flags.writeable):
             raise ValueError(f"adam_update: {name} must be a writeable C-contiguous array of "
