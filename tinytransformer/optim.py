@@ -172,7 +172,8 @@ class Adam(Optimizer):
         if wd and self.decoupled:
             p *= 1.0 - lr * wd  # AdamW: p = p (1 - lr λ), before the Adam step
         elif wd:
-            g = np.asarray(g + wd * p)  # Adam: g = g + λ p (L2 penalty through the gradient)
+            # Adam: g = g + λ p (L2 penalty through the gradient; asarray: a 0-d p gives a scalar)
+            g = np.asarray(g + wd * p)
         # m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²
         # p = p - lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + ε)     (one pass, kernels/)
         kernels.adam_update(p, g, self.state["m"][i], self.state["v"][i], lr, beta1, beta2,

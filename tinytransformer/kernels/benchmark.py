@@ -104,8 +104,8 @@ def _bmm_rows(dtype, repeats: int, rng) -> list[dict]:
 
 
 def _dropout_row(dtype, repeats: int) -> dict:
-    """dropout_mask (16-bit uniforms, shared by both backends) against the textbook mask,
-    rng.random(shape) < 1 - p (32-bit floats)."""
+    """The Numba backend's dropout_mask (16-bit uniforms hashed in a compiled loop) against the
+    textbook mask, rng.random(shape) < 1 - p (32-bit floats)."""
     shape, p, rng = (B * T, 4 * C), 0.1, np.random.default_rng(0)
     textbook = lambda: (rng.random(shape, dtype=dtype) < 1 - p) / np.dtype(dtype).type(1 - p)  # noqa: E731
     ours = lambda: fast.dropout_mask(shape, p, rng, dtype)  # noqa: E731
