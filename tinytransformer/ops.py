@@ -52,11 +52,16 @@ def div(a, b) -> Tensor:
     return _binary("div", a, b, np.divide, lambda g, x, y, out: (g / y, -g * out / y))
 
 
-def pow(a, b) -> Tensor:
-    # dL/da = g * b * a^(b-1),  dL/db = g * a^b * log(a)  (only needed when b requires grad)
+def power(a, b) -> Tensor:
+    """a ** b. As in torch, d/db is NaN for a < 0 (log a is not real) and 0 where a = 0, b >= 0."""
+    # dL/da = g * b * a^(b-1)  (0 where b = 0, also at a = 0),  dL/db = g * a^b * log(a)
     def backward(g, x, y, out):
-        gy = g * out * np.log(np.where(x > 0, x, 1)) if isinstance(b, Tensor) else None
-        return g * y * x ** (y - 1), gy
+        ga = g * np.where(y == 0, 0, y * x ** np.where(y == 0, 1, y - 1))
+        if not isinstance(b, Tensor):
+            return ga, None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gy = g * np.where((x == 0) & (y >= 0), 0, out * np.log(x))
+        return ga, gy
 
     return _binary("pow", a, b, np.power, backward)
 
@@ -158,7 +163,7 @@ def _keep(g: np.ndarray, axis, keepdims: bool) -> np.ndarray:
     return g if keepdims or axis is None else np.expand_dims(g, axis)
 
 
-def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def reduce_sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     out = np.sum(x.data, axis=axis, keepdims=keepdims)
     # dL/dx = g broadcast back over the summed axes
     return Tensor.from_op(np.asarray(out), (x,),
@@ -174,7 +179,7 @@ def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
                           "mean")
 
 
-def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def reduce_max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     out = np.max(x.data, axis=axis, keepdims=True)
 
     # dL/dx = g at the arg-max (shared equally between ties), 0 elsewhere
@@ -288,14 +293,16 @@ def _install() -> None:
     T.__rmul__ = lambda self, other: mul(other, self)
     T.__truediv__ = div
     T.__rtruediv__ = lambda self, other: div(other, self)
-    T.__pow__ = pow
-    T.__rpow__ = lambda self, other: pow(other, self)
+    T.__pow__ = power
+    T.__rpow__ = lambda self, other: power(other, self)
     T.__neg__ = neg
     T.__matmul__ = matmul
     T.__rmatmul__ = lambda self, other: matmul(other, self)
     T.__getitem__ = getitem
-    for f in (exp, log, sqrt, tanh, relu, sum, mean, max, reshape, permute, swapaxes, transpose):
+    for f in (exp, log, sqrt, tanh, relu, mean, reshape, permute, swapaxes, transpose):
         setattr(T, f.__name__, f)
+    # the methods keep NumPy's names; the functions are named so as not to shadow sum() and max()
+    T.sum, T.max = reduce_sum, reduce_max
     T.T = property(lambda self: permute(self))
 
 
