@@ -27,7 +27,7 @@ from ..nn import (
     positional_encoding,
 )
 from ..tensor import Tensor
-from .translator import ConfigMixin, _ids
+from .config import ConfigMixin, token_ids
 
 
 @dataclass
@@ -72,7 +72,7 @@ class LanguageModel(Module):
         With a `cache`, `tokens` holds only the new positions: earlier positions' keys and
         values come from the cache (decoding token t costs O(t)), and the cache advances by T.
         """
-        tokens = _ids(tokens)
+        tokens = token_ids(tokens)
         offset = 0 if cache is None else cache.offset
         T = tokens.shape[1]
         x = embed_tokens(tokens, self.embed, self.pos, self.dropout, offset)  # [B, T, C]

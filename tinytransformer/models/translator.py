@@ -9,7 +9,7 @@ the decoder's cross-attention; the decoder's self-attention gets causal & target
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,22 +28,7 @@ from ..nn import (
     positional_encoding,
 )
 from ..tensor import Tensor
-
-DTYPES = ("float32", "float64")
-
-
-class ConfigMixin:
-    """Shared by the model configs: checked on creation, saved and loaded as JSON-able dicts."""
-
-    def __post_init__(self):
-        check_config(self)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict):
-        return cls(**known_fields(cls, d))
+from .config import ConfigMixin, token_ids
 
 
 @dataclass
@@ -66,26 +51,6 @@ class TransformerConfig(ConfigMixin):
     pad_id: int = 0
     seed: int = 0
     dtype: str = "float32"  # or "float64"
-
-
-def check_config(c) -> None:
-    """Refuse a config that could not build a model, naming the field."""
-    if c.d_model % c.num_heads != 0:
-        raise ValueError(f"{type(c).__name__}: d_model={c.d_model} is not divisible by "
-                         f"num_heads={c.num_heads}")
-    if c.dtype not in DTYPES:
-        raise ValueError(f"{type(c).__name__}: dtype must be one of {DTYPES}, got {c.dtype!r}")
-    if not 0.0 <= c.dropout < 1.0:
-        raise ValueError(f"{type(c).__name__}: dropout must be in [0, 1), got {c.dropout}")
-
-
-def known_fields(cls, d: dict) -> dict:
-    """`d` if every key is a field of the dataclass `cls`; otherwise an error naming the others."""
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown fields {unknown}")
-    return dict(d)
 
 
 class Transformer(Module):
@@ -120,7 +85,7 @@ class Transformer(Module):
     # -- the two halves -------------------------------------------------------------------------
     def encode(self, src, src_mask=None, need_weights: bool = False):
         """src [B, S] ints -> memory [B, S, C] (, per-layer self-attention weights [B, H, S, S])"""
-        src = _ids(src)
+        src = token_ids(src)
         src_mask = self.src_mask(src) if src_mask is None else src_mask
         x = embed_tokens(src, self.src_embed, self.src_pos, self.dropout)
         return self.encoder(x, src_mask, need_weights=need_weights)
@@ -132,7 +97,7 @@ class Transformer(Module):
         With a `cache`, `tgt_in` holds only the new positions (usually one): earlier positions'
         keys and values come from the cache, and the cache advances by T.
         """
-        tgt_in = _ids(tgt_in)
+        tgt_in = token_ids(tgt_in)
         offset = 0 if cache is None else cache.offset
         T = tgt_in.shape[1]
         # with a cache the new tokens see every cached position; a decoded prefix has no padding
@@ -157,7 +122,7 @@ class Transformer(Module):
         With `need_weights`, also every attention map, per layer, each [B, H, T_q, T_k]:
         {"encoder_self": [...], "decoder_self": [...], "cross": [...]}.
         """
-        src_mask = self.src_mask(_ids(src))
+        src_mask = self.src_mask(token_ids(src))
         if not need_weights:
             return self.decode(tgt_in, self.encode(src, src_mask), src_mask)
         memory, enc_maps = self.encode(src, src_mask, need_weights=True)
@@ -167,11 +132,3 @@ class Transformer(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_parameters():,} parameters"
-
-
-def _ids(ids) -> np.ndarray:
-    """Token ids as an integer array [B, T]."""
-    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
-        raise ValueError(f"token ids must be an integer array [B, T], got {ids.dtype} {ids.shape}")
-    return ids
