@@ -10,25 +10,11 @@ keeps the earlier positions' keys and values, so step t costs O(t) instead of O(
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from .functional import log_softmax
-from .nn import KVCache
-from .tensor import Tensor, no_grad
-
-
-@contextlib.contextmanager
-def inference(model):
-    """Eval mode and no graph, restoring the model's mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        model.train(was_training)
+from .nn import KVCache, inference
+from .tensor import Tensor
 
 
 def _step_logits(model, ys, memory, src_mask, cache) -> np.ndarray:

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decode import inference
-from .nn import KVCache
+from .nn import KVCache, inference
 
 
 def temperature_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:

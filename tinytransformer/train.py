@@ -21,8 +21,8 @@ from . import functional as F
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Vocab, load_tsv, make_batches, split_pairs, toy_splits
 from .data.tokenize import tokenize_en, tokenize_zh
-from .decode import inference
 from .models import Transformer, TransformerConfig
+from .nn import inference
 from .optim import AdamW, clip_grad_norm, noam_lr
 from .translate import bleu, translate
 

@@ -9,8 +9,9 @@ import numpy as np
 from .checkpoint import load_checkpoint
 from .data import Vocab, pad
 from .data.tokenize import detokenize_zh, tokenize_en
-from .decode import beam_search, greedy, inference
+from .decode import beam_search, greedy
 from .models import Transformer, TransformerConfig
+from .nn import inference
 
 
 def load_translator(path: str | Path):

@@ -8,7 +8,7 @@ from .attention import (
     scaled_dot_product_attention,
 )
 from .layers import Dropout, Embedding, LayerNorm, Linear
-from .module import Module, ModuleList, Parameter
+from .module import Module, ModuleList, Parameter, inference
 from .transformer import (
     Decoder,
     DecoderLayer,
@@ -21,7 +21,7 @@ from .transformer import (
 )
 
 __all__ = [
-    "Module", "ModuleList", "Parameter", "Linear", "Embedding", "LayerNorm", "Dropout",
+    "Module", "ModuleList", "Parameter", "inference", "Linear", "Embedding", "LayerNorm", "Dropout",
     "MultiHeadAttention", "KVCache", "causal_mask", "padding_mask", "scaled_dot_product_attention",
     "SinusoidalPositionalEncoding", "LearnedPositionalEncoding", "positional_encoding",
     "EncoderLayer", "DecoderLayer", "Encoder", "Decoder", "embed_tokens",

@@ -8,11 +8,12 @@ plain attributes: they are not parameters and not in `state_dict()`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, no_grad
 
 
 class Parameter(Tensor):
@@ -188,3 +189,15 @@ class ModuleList(Module):
 
     def __len__(self) -> int:
         return len(self._modules)
+
+
+@contextlib.contextmanager
+def inference(model):
+    """Eval mode and no graph, restoring the model's mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        model.train(was_training)
