@@ -35,10 +35,21 @@ def default_rng() -> np.random.Generator:
     return _rng
 
 
+def _flat(x: np.ndarray) -> np.ndarray:
+    """[..., C] -> [N, C]; N is spelled out, since reshape(-1, 0) is ambiguous when C = 0."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
 def _rows(x: np.ndarray, axis: int) -> tuple[np.ndarray, tuple]:
     """`x` with `axis` moved last and flattened to [N, C], and the moved shape to undo it."""
     moved = np.moveaxis(x, axis, -1)
-    return np.ascontiguousarray(moved).reshape(-1, moved.shape[-1]), moved.shape
+    return _flat(np.ascontiguousarray(moved)), moved.shape
+
+
+def _over_empty_axis(op: str, x: Tensor, *params: Tensor) -> Tensor:
+    """An op along an axis of size 0 (as torch allows): empty out, zero gradients."""
+    return Tensor.from_op(np.empty_like(x.data), (x, *params),
+                          lambda g: tuple(np.zeros_like(t.data) for t in (x, *params)), op)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -52,14 +63,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.shape[-1] != C_in:
         raise ValueError(f"linear: input of shape {x.shape} has last axis {x.shape[-1]}, but "
                          f"the weight {weight.shape} [C_out, C_in] expects {C_in}")
-    x2 = x.data.reshape(-1, C_in)  # [..., C_in] -> [N, C_in]
+    x2 = _flat(x.data)  # [..., C_in] -> [N, C_in]
     y = x2 @ weight.data.T  # [N, C_in] @ [C_in, C_out] -> [N, C_out]
     if bias is not None:
         y += bias.data
 
     # dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over the N rows = 1^T g
     def backward(g):
-        g = g.reshape(-1, C_out)  # [..., C_out] -> [N, C_out]
+        g = _flat(g)  # [..., C_out] -> [N, C_out]
         gx = (g @ weight.data).reshape(x.shape) if x.requires_grad else None
         gw = g.T @ x2 if weight.requires_grad else None
         # 1^T g: BLAS's matrix-vector product sums the rows 2-5x faster than g.sum(axis=0)
@@ -72,6 +83,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(x)_i = exp(x_i) / sum_j exp(x_j), along `axis` (stable: max subtracted)."""
+    if x.shape[axis] == 0:
+        return _over_empty_axis("softmax", x)
     rows, moved = _rows(x.data, axis)
     y = kernels.softmax_forward(rows)
 
@@ -85,6 +98,8 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log_softmax(x)_i = x_i - log sum_j exp(x_j), along `axis` (stable)."""
+    if x.shape[axis] == 0:
+        return _over_empty_axis("log_softmax", x)
     rows, moved = _rows(x.data, axis)
     y = kernels.log_softmax_forward(rows)
 
@@ -125,13 +140,15 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Te
     if weight.shape != (C,) or bias.shape != (C,):
         raise ValueError(f"layer_norm: input {x.shape} needs weight and bias of shape ({C},), "
                          f"got {weight.shape} and {bias.shape}")
-    rows = x.data.reshape(-1, C)
+    if C == 0:
+        return _over_empty_axis("layer_norm", x, weight, bias)
+    rows = _flat(x.data)
     y, mu, rstd = kernels.layer_norm_forward(rows, weight.data, bias.data, eps)
 
     # dL/dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)),  gw = g * weight
     # dL/dweight = sum(g * xhat),  dL/dbias = sum(g)
     def backward(g):
-        dx, dw, db = kernels.layer_norm_backward(g.reshape(-1, C), rows, weight.data, mu, rstd)
+        dx, dw, db = kernels.layer_norm_backward(_flat(g), rows, weight.data, mu, rstd)
         return dx.reshape(x.shape), dw, db
 
     return Tensor.from_op(y.reshape(x.shape), (x, weight, bias), backward, "layer_norm")
@@ -157,7 +174,7 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     bad = (flat != ignore_index) & ((flat < 0) | (flat >= V))
     if bad.any():
         raise IndexError(f"cross_entropy: target {flat[bad][0]} is out of range for {V} classes")
-    z = logits.data.reshape(-1, V)
+    z = _flat(logits.data)
     rows, lse = kernels.cross_entropy_forward(z, flat, ignore_index, label_smoothing)
     count = max(int((flat != ignore_index).sum()), 1)
     scale = {"mean": 1.0 / count, "sum": 1.0, "none": None}[reduction]

@@ -173,8 +173,9 @@ class Tensor:
             buffers.pop(id(node), None)  # its gradient is complete: nothing adds into it now
             if g is None:
                 continue
-            if node._backward is None:  # a leaf
-                node.grad = _own(g, handed_out) if node.grad is None else node.grad + g
+            if node._backward is None:  # a leaf; 0-d sums are NumPy scalars: keep .grad an array
+                node.grad = (_own(g, handed_out) if node.grad is None
+                             else np.asarray(node.grad + g))
                 continue
             for parent, pg in zip(node._parents, node._backward(g)):
                 if pg is None or not parent.requires_grad:
@@ -221,6 +222,7 @@ def _scatter_add(acc, s: Scatter, parent: Tensor, buffers: dict) -> np.ndarray:
 
 def _own(g: np.ndarray, handed_out: set) -> np.ndarray:
     """`g`, or a copy of it when it is a view or was already given to another leaf."""
+    g = np.asarray(g)  # a 0-d gradient may arrive as a NumPy scalar
     if g.base is not None or not g.flags.writeable or id(g) in handed_out:
         g = g.copy()
     handed_out.add(id(g))
@@ -245,9 +247,15 @@ def _reverse_topological(root: Tensor) -> list[Tensor]:
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
-    """`x` as a Tensor; Python numbers take the dtype of `like` (so 2.0 * float32 stays float32)."""
+    """`x` as a Tensor, promoted as torch does rather than as NumPy does.
+
+    Python numbers, and integer or boolean arrays (masks, ids), take the dtype of a floating
+    `like`: 2.0 * float32 and float32 * an int64 mask stay float32 (NumPy would give float64).
+    Two floating operands keep NumPy's rule: float32 with float64 gives float64.
+    """
     if isinstance(x, Tensor):
         return x
-    if like is not None and not isinstance(x, np.ndarray):
+    if like is not None and (not isinstance(x, np.ndarray) or (
+            x.dtype.kind in "biu" and like.dtype.kind == "f")):
         return Tensor(np.asarray(x, dtype=like.dtype))
     return Tensor(x)

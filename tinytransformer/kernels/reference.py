@@ -85,7 +85,10 @@ def _smoothed_nll(logits, target, m, log_s, mean, ignore_index, eps):
     """
     keep = target != ignore_index
     x_t = np.take_along_axis(logits, np.where(keep, target, 0)[:, None], axis=-1)[:, 0]
-    return np.where(keep, (1 - eps) * (m - x_t + log_s) + eps * (m - mean + log_s), 0)
+    nll = (1 - eps) * (m - x_t + log_s)
+    if eps == 0:  # a logit of -inf makes mean -inf, and 0 * inf would be NaN (torch: finite)
+        return np.where(keep, nll, 0)
+    return np.where(keep, nll + eps * (m - mean + log_s), 0)
 
 
 def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label_smoothing=0.0):
