@@ -27,6 +27,10 @@ def layer_norm_np(x, w, b, eps=1e-5):
     return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps) * w + b
 
 
+def rms_norm_np(x, w, eps=1e-6):
+    return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
+
+
 def cross_entropy_np(z, y, ignore_index=-100, eps=0.0, reduction="mean"):
     logp = np.log(softmax_np(z))
     keep = y != ignore_index
@@ -80,6 +84,12 @@ CASES = [
      attention_np, [(2, 3, 4), (2, 5, 4), (2, 5, 4)]),
     ("attention length 1", lambda q, k, v: F.scaled_dot_product_attention(q, k, v)[0],
      attention_np, [(1, 2, 1, 4), (1, 2, 1, 4), (1, 2, 1, 4)]),
+    # -- added for the LLaMA-style model (torch parity: tests/test_llama.py) --
+    ("silu", lambda x: F.silu(x), lambda x: x / (1 + np.exp(-x)), [(3, 4)]),
+    ("sigmoid", lambda x: F.sigmoid(x), lambda x: 1 / (1 + np.exp(-x)), [(3, 4)]),
+    ("rms_norm", lambda x, w: F.rms_norm(x, w), rms_norm_np, [(2, 3, 6), (6,)]),
+    ("rms_norm eps", lambda x, w: F.rms_norm(x, w, eps=0.5), lambda x, w: rms_norm_np(x, w, 0.5),
+     [(1, 4), (4,)]),
 ]
 
 
@@ -126,6 +136,9 @@ COMPOSED = [
     ("layer_norm", F.layer_norm, layer_norm_composed, [(4, 7), (7,), (7,)]),
     ("cross_entropy", lambda z: F.cross_entropy(z, np.array([1, 0, 6, 2]), label_smoothing=0.1),
      lambda z: cross_entropy_composed(z, np.array([1, 0, 6, 2]), 0.1), [(4, 7)]),
+    ("silu", F.silu, lambda x: x * ops.sigmoid(x), [(4, 7)]),
+    ("rms_norm", F.rms_norm,
+     lambda x, w: x / ((x * x).mean(axis=-1, keepdims=True) + 1e-6).sqrt() * w, [(2, 4, 7), (7,)]),
 ]
 
 

@@ -12,6 +12,7 @@ from tinytransformer.gradcheck import gradcheck
 from .strategies import broadcastable_shapes
 
 MASK = np.array([[True, False, True, False]] * 3)
+TAKE = np.array([[3, 0, 3], [1, 1, 2], [0, 2, 3]])  # repeats: their gradients add up
 
 # (name, ours, NumPy reference, input shapes, inputs must be positive)
 CASES = [
@@ -83,6 +84,28 @@ CASES = [
     ("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0), [(3, 4)], False),
     ("where", lambda a, b: ops.where(MASK, a, b), lambda a, b: np.where(MASK, a, b),
      [(3, 4), (4,)], False),
+    # -- added with the LLaMA ops (torch parity for the same rows: tests/test_llama.py) --
+    ("sigmoid", lambda a: a.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), [(3, 4)], False),
+    ("abs", lambda a: a.abs(), np.abs, [(3, 4)], False),
+    ("clamp", lambda a: a.clamp(-0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), [(3, 4)], False),
+    ("clamp min only", lambda a: a.clamp(min=0.1), lambda a: np.clip(a, 0.1, None), [(3, 4)],
+     False),
+    ("maximum", lambda a, b: ops.maximum(a, b), np.maximum, [(3, 4), (4,)], False),
+    ("minimum", lambda a, b: ops.minimum(a, b), np.minimum, [(2, 1, 3), (4, 1)], False),
+    ("min", lambda a: a.min(), np.min, [(3, 4)], False),
+    ("min axis keepdims", lambda a: a.min(axis=0, keepdims=True),
+     lambda a: a.min(axis=0, keepdims=True), [(3, 4)], False),
+    ("var", lambda a: a.var(), lambda a: np.var(a, ddof=1), [(3, 4)], False),
+    ("var axis ddof 0", lambda a: a.var(axis=-1, ddof=0), lambda a: np.var(a, axis=-1),
+     [(2, 3, 4)], False),
+    ("var axes keepdims", lambda a: a.var(axis=(0, 2), keepdims=True, correction=1),
+     lambda a: np.var(a, axis=(0, 2), keepdims=True, ddof=1), [(2, 3, 4)], False),
+    ("take_along_axis", lambda a: ops.take_along_axis(a, TAKE, 1),
+     lambda a: np.take_along_axis(a, TAKE, 1), [(3, 4)], False),
+    ("take_along_axis broadcast", lambda a: ops.take_along_axis(a, TAKE[:1], 1),
+     lambda a: np.take_along_axis(a, TAKE[:1], 1), [(3, 4)], False),
+    ("gather smaller index", lambda a: a.gather(0, TAKE[:2, :2] % 3),
+     lambda a: np.take_along_axis(a[:, :2], TAKE[:2, :2] % 3, 0), [(3, 4)], False),
 ]
 
 

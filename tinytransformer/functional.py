@@ -13,13 +13,14 @@ import math
 import numpy as np
 
 from . import kernels
-from .ops import relu, tanh, where
+from .ops import expit, relu, sigmoid, tanh, where
 from .tensor import Tensor, as_tensor
 
 __all__ = [
     "linear", "softmax", "log_softmax", "relu", "tanh", "gelu", "layer_norm", "cross_entropy",
     "dropout", "embedding", "masked_fill", "where", "scaled_dot_product_attention",
     "manual_seed", "default_rng",
+    "sigmoid", "silu", "rms_norm",  # added for the LLaMA-style model
 ]
 
 _rng = np.random.default_rng(0)
@@ -269,3 +270,34 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None,
         return out.reshape(B, Tq, -1), p[:, 0]
     return out, p
 
+
+
+# == added for the LLaMA-style model: SiLU and RMSNorm, fused (tests/test_functional.py checks
+# == them against their composed forms: x * sigmoid(x), and x / sqrt(mean(x^2) + eps) * w) =====
+def silu(x: Tensor) -> Tensor:
+    """SiLU(x) = x * sigmoid(x)   (also called swish; the gate of LLaMA's SwiGLU feed-forward)"""
+    s = expit(x.data)
+    # dL/dx = g * (sigma(x) + x sigma(x) (1 - sigma(x))) = g * sigma(x) (1 + x (1 - sigma(x)))
+    return Tensor.from_op(x.data * s, (x,), lambda g: (g * s * (1 + x.data * (1 - s)),), "silu")
+
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float = 1e-6) -> Tensor:
+    """RMSNorm(x) = x / sqrt(mean(x^2) + eps) * weight, over the last axis.
+
+    x [..., C], weight [C] -> [..., C]. Layer norm without the mean: no centring, no bias.
+    """
+    C = x.shape[-1]
+    if weight.shape != (C,):
+        raise ValueError(f"rms_norm: input {x.shape} needs a weight of shape ({C},), "
+                         f"got {weight.shape}")
+    rstd = 1 / np.sqrt(np.mean(x.data * x.data, axis=-1, keepdims=True) + eps)  # [..., 1]
+    xhat = x.data * rstd  # [..., C]
+
+    # dL/dx = rstd * (gw - xhat * mean(gw * xhat)),  gw = g * weight;  dL/dweight = sum(g * xhat)
+    def backward(g):
+        gw = g * weight.data
+        dx = rstd * (gw - xhat * np.mean(gw * xhat, axis=-1, keepdims=True))
+        dw = (g * xhat).reshape(-1, C).sum(axis=0) if weight.requires_grad else None
+        return dx, dw
+
+    return Tensor.from_op(xhat * weight.data, (x, weight), backward, "rms_norm")

@@ -282,6 +282,114 @@ def split(x: Tensor, sections, axis: int = 0) -> list[Tensor]:
     return [getitem(x, lead + (slice(lo, hi),)) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
+# == added for the LLaMA-style model: sigmoid, absolute, clamp, maximum, minimum (primitives);
+# == reduce_min, var, take_along_axis, gather (composed from the primitives above) ==========
+def expit(z: np.ndarray) -> np.ndarray:
+    """sigma(z) = 1 / (1 + exp(-z)) on a NumPy array, without overflow: exp(-|z|) <= 1."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """sigma(x) = 1 / (1 + exp(-x))"""
+    out = expit(x.data)
+    # dL/dx = g * sigma(x) (1 - sigma(x))
+    return Tensor.from_op(out, (x,), lambda g: (g * out * (1 - out),), "sigmoid")
+
+
+def absolute(x: Tensor) -> Tensor:
+    """|x| (np.absolute; the method is `x.abs()`). As in torch, the gradient at x = 0 is 0."""
+    # dL/dx = g * sign(x)
+    return Tensor.from_op(np.abs(x.data), (x,), lambda g: (g * np.sign(x.data),), "abs")
+
+
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """min(max(x, min), max) (torch.clamp, NumPy's clip); a bound left None is not applied."""
+    if min is None and max is None:
+        raise ValueError("clamp: give min, max or both (with neither it would do nothing)")
+    out = np.clip(x.data, min, max)
+    inside = ((x.data >= min) if min is not None else True) & \
+        ((x.data <= max) if max is not None else True)
+    # dL/dx = g where min <= x <= max (the bounds included, as torch), 0 where x was clipped
+    return Tensor.from_op(out, (x,), lambda g: (np.where(inside, g, np.zeros((), g.dtype)),), "clamp")
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise max(a, b), broadcasting. Where a == b each gets half the gradient (torch)."""
+    # dL/da = g * ([a > b] + [a == b] / 2),  dL/db = g * ([a < b] + [a == b] / 2)
+    return _binary("maximum", a, b, np.maximum, lambda g, x, y, out: (
+        g * ((x > y) + 0.5 * (x == y)), g * ((x < y) + 0.5 * (x == y))))
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise min(a, b), broadcasting. Where a == b each gets half the gradient (torch)."""
+    # dL/da = g * ([a < b] + [a == b] / 2),  dL/db = g * ([a > b] + [a == b] / 2)
+    return _binary("minimum", a, b, np.minimum, lambda g, x, y, out: (
+        g * ((x < y) + 0.5 * (x == y)), g * ((x > y) + 0.5 * (x == y))))
+
+
+def reduce_min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """min x = -max(-x); the gradient goes to the arg-min (shared between ties)."""
+    return neg(reduce_max(neg(x), axis=axis, keepdims=keepdims))
+
+
+def var(x: Tensor, axis=None, keepdims: bool = False, correction: int | None = None,
+        ddof: int | None = None) -> Tensor:
+    """Var(x) = sum (x - mean(x))^2 / (N - correction), over `axis` (N elements).
+
+    `correction` is torch's name, `ddof` NumPy's; the default is torch's, 1 (unbiased);
+    NumPy's default is ddof=0. Composed: mean, sub, mul and sum carry the gradient.
+    """
+    if correction is not None and ddof is not None and correction != ddof:
+        raise ValueError(f"var: correction={correction} and ddof={ddof} are the same thing "
+                         "(torch's and NumPy's name); give one")
+    c = correction if correction is not None else (ddof if ddof is not None else 1)
+    n = x.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
+    d = x - mean(x, axis=axis, keepdims=True)  # [...] centred
+    return reduce_sum(d * d, axis=axis, keepdims=keepdims) / float(n - c)
+
+
+def _along_axis(x: Tensor, indices, axis: int, grid: tuple, op: str) -> Tensor:
+    """x[i_0, ..., indices[i_0, ..., i_k, ...], ...]: `indices` replaces position i_axis.
+
+    Built as one integer-array index, so `getitem` does the work and its backward is the
+    scatter-add: dL/dx[..., j, ...] = sum of g where indices == j (repeats add up)."""
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu" or idx.ndim != x.ndim:
+        raise ValueError(f"{op}: indices must be integers with as many axes as x {x.shape}, "
+                         f"got {idx.dtype} {idx.shape}")
+    axis = axis % x.ndim
+    index = tuple(idx if d == axis else
+                  np.arange(n).reshape([-1 if e == d else 1 for e in range(x.ndim)])
+                  for d, n in enumerate(grid))
+    return getitem(x, index)
+
+
+def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
+    """out[..., i, ...] = x[..., indices[..., i, ...], ...] along `axis` (np.take_along_axis).
+
+    `indices` broadcasts against x on the other axes.  x [..., N, ...], indices [..., K, ...]
+    -> [..., K, ...]"""
+    grid = [1 if d == axis % x.ndim else n for d, n in enumerate(x.shape)]
+    try:
+        grid = np.broadcast_shapes(tuple(grid), np.shape(np.asarray(indices)))
+    except ValueError as e:
+        raise ValueError(f"take_along_axis: indices {np.shape(indices)} do not broadcast "
+                         f"against x {x.shape} outside axis {axis}") from e
+    return _along_axis(x, indices, axis, grid, "take_along_axis")
+
+
+def gather(x: Tensor, axis: int, index) -> Tensor:
+    """out[i][j][k] = x[index[i][j][k]][j][k] for axis 0, ... (torch.gather; out has index's
+    shape, which may be smaller than x's on the other axes)."""
+    index_shape = np.shape(np.asarray(index.data if isinstance(index, Tensor) else index))
+    if len(index_shape) != x.ndim or any(
+            m > n for d, (m, n) in enumerate(zip(index_shape, x.shape)) if d != axis % x.ndim):
+        raise ValueError(f"gather: index {index_shape} must have the axes of x {x.shape} and "
+                         f"be no larger on every axis but {axis}")
+    return _along_axis(x, index, axis, index_shape, "gather")
+
+
 # -- operators on Tensor -----------------------------------------------------------------
 def _install() -> None:
     T = Tensor
@@ -304,6 +412,11 @@ def _install() -> None:
     # the methods keep NumPy's names; the functions are named so as not to shadow sum() and max()
     T.sum, T.max = reduce_sum, reduce_max
     T.T = property(lambda self: permute(self))
+    # added with the LLaMA ops: torch's method names (x.abs(), x.min(), x.gather(axis, index))
+    for f in (sigmoid, clamp, var, gather):
+        setattr(T, f.__name__, f)
+    T.abs = T.__abs__ = absolute
+    T.min = reduce_min
 
 
 _install()
