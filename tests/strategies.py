@@ -47,3 +47,11 @@ def targets(draw, N, V, ignore_index):
     t = rng.integers(0, V, N)
     t[rng.random(N) < draw(st.sampled_from([0.0, 0.3, 1.0]))] = ignore_index
     return t
+
+
+# --- data (tests/data/) --------------------------------------------------------------------------
+
+seeds = st.integers(0, 10_000)  # a corpus generator's seed
+# sentences of token ids (4 and up: 0-3 are <pad>, <unk>, <bos>, <eos>), some empty
+id_sentences = st.lists(st.lists(st.integers(4, 30), min_size=0, max_size=7), min_size=1,
+                        max_size=9)

@@ -55,6 +55,7 @@ def committed_figures(tmp_path_factory):
     shutil.copytree(saved, ROOT / "figures")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(ipynb, this_python_kernel, committed_figures, monkeypatch):
     """Run the notebook from a clean kernel, errors fatal (saved outputs and figures/ are not

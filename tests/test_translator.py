@@ -1,32 +1,16 @@
 """The translator end to end, on a tiny model trained for seconds: training, resuming,
-decoding, the commands and the attention figure."""
+the commands and the attention figure (its decoding: test_decode.py)."""
 
 import numpy as np
 import pytest
 
 from tinytransformer import cli
 from tinytransformer.checkpoint import load_checkpoint
-from tinytransformer.decode import beam_search, greedy
 from tinytransformer.plot import find_cjk_font
-from tinytransformer.train import TrainConfig, Trainer
-from tinytransformer.translate import attention_maps, encode_sources, load_translator
+from tinytransformer.train import Trainer
+from tinytransformer.translate import attention_maps, load_translator
 
-TINY = {"d_model": 32, "num_heads": 2, "d_ff": 64, "num_encoder_layers": 1,
-        "num_decoder_layers": 1, "dropout": 0.1}
-
-
-def tiny_config(**overrides) -> TrainConfig:
-    return TrainConfig(**{"steps": 40, "batch_size": 32, "eval_every": 20, "eval_sentences": 16,
-                          "lr_factor": 4.0, "warmup": 20, "model": TINY, **overrides})
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny run: (run folder, trainer)."""
-    run = tmp_path_factory.mktemp("run")
-    trainer = Trainer(tiny_config(), run, log=lambda *a: None)
-    trainer.run(progress=False)
-    return run, trainer
+from .tiny_translator import tiny_config
 
 
 def losses(history):
@@ -41,6 +25,7 @@ def test_loss_falls(trained):
     assert (run / "curves.png").stat().st_size > 1000
 
 
+@pytest.mark.slow  # three training runs
 def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     whole = Trainer(tiny_config(steps=12, eval_every=6), tmp_path / "a", log=lambda *a: None)
     whole.run(progress=False)
@@ -68,22 +53,6 @@ def test_ctrl_c_saves_latest_and_stops(tmp_path, monkeypatch):
     assert ckpt.meta["step"] == 4
 
 
-def test_cached_and_uncached_decoding_agree(trained):
-    _, trainer = trained
-    src = encode_sources(trainer.corpus.src_vocab,
-                         [en for en, _ in trainer.corpus.splits["test"][:12]])
-    assert greedy(trainer.model, src, use_cache=True) == greedy(trainer.model, src, use_cache=False)
-    assert (beam_search(trainer.model, src[:4], 3, use_cache=True)
-            == beam_search(trainer.model, src[:4], 3, use_cache=False))
-
-
-def test_beam_of_one_is_greedy(trained):
-    _, trainer = trained
-    src = encode_sources(trainer.corpus.src_vocab,
-                         [en for en, _ in trainer.corpus.splits["test"][:8]])
-    assert beam_search(trainer.model, src, 1, length_alpha=0.0) == greedy(trainer.model, src)
-
-
 def test_commands_run_end_to_end(trained, tmp_path, capsys):
     run, _ = trained
     best = str(run / "best")
@@ -97,10 +66,10 @@ def test_commands_run_end_to_end(trained, tmp_path, capsys):
     figure = tmp_path / "att.png"
     code = cli.main(["attention", "--checkpoint", best, "--out", str(figure),
                      "i read books at home ."])
-    if find_cjk_font() is None:
-        assert code == 1 and "apt-get install fonts-wqy-microhei" in capsys.readouterr().err
-    else:
-        assert code == 0 and figure.stat().st_size > 10_000
+    assert code == 0 and figure.stat().st_size > 10_000
+    if find_cjk_font() is None:  # the English-only panels are drawn, and the rest is named
+        err = capsys.readouterr().err
+        assert "left out decoder_self, cross" in err and "fonts-wqy-microhei" in err
 
 
 def test_attention_figure_has_a_panel_per_layer_and_head(trained):

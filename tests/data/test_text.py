@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from tinytransformer.data import BOS_ID, EOS_ID, PAD_ID, tokenize_en, tokenize_zh, toy_splits
 from tinytransformer.data.text import lm_arrays, lm_batches, toy_text
 
-SENTENCES = st.lists(st.lists(st.integers(4, 30), min_size=0, max_size=7), min_size=1, max_size=9)
+from ..strategies import id_sentences
 
 
 @pytest.mark.parametrize("side, column, tokenize", [("en", 0, tokenize_en), ("zh", 1, tokenize_zh)])
@@ -25,7 +25,7 @@ def test_toy_text_checks_the_side():
         toy_text("fr")
 
 
-@given(ids=SENTENCES)
+@given(ids=id_sentences)
 def test_lm_arrays_shift_by_one(ids):
     x, y = lm_arrays(ids)
     assert x.shape == y.shape == (len(ids), max(1, *(len(s) + 1 for s in ids)))
@@ -36,7 +36,7 @@ def test_lm_arrays_shift_by_one(ids):
         assert row_x[1:n].tolist() == row_y[:n - 1].tolist()  # y is x one step ahead
 
 
-@given(ids=SENTENCES, batch_size=st.integers(1, 4), seed=st.integers(0, 3))
+@given(ids=id_sentences, batch_size=st.integers(1, 4), seed=st.integers(0, 3))
 def test_lm_batches_hold_every_sentence_once(ids, batch_size, seed):
     batches = lm_batches(ids, batch_size, np.random.default_rng(seed))
     rows = sorted(tuple(int(t) for t in y if t != PAD_ID) for _, ys in batches for y in ys)

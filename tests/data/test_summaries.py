@@ -21,10 +21,11 @@ from tinytransformer.data.summaries import (
     summary_splits,
 )
 
+from ..strategies import seeds
+
 SMALL = {"n_train": 300, "n_valid": 40, "n_test": 40}
 SUMMARY = re.compile(rf"^(\w+) the (\w+) ({'|'.join(ACTIONS)}) (an? (?:\w+ )?(\w+)) "
                      rf"({'|'.join(WHEN)})\.$")
-seeds = st.integers(0, 10_000)
 
 
 def sentences(p: Passage) -> list[str]:

@@ -20,7 +20,7 @@ from tinytransformer.data.bias import (
 from tinytransformer.data.toy import MAX_EN_WORDS
 from tinytransformer.data.toy_lexicon import OCCUPATIONS
 
-seeds = st.integers(0, 10_000)
+from ..strategies import seeds
 
 
 @given(seed=seeds, job=st.sampled_from(JOBS))
