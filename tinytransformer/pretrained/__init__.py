@@ -8,8 +8,8 @@
         f.tensor("token_embd.weight")        # float32 [49152, 576]
 """
 
-from .fetch import MODELS, FetchError, ModelNotFetchedError, cache_dir, fetch, model_path
 from .gguf import GGUFError, GGUFFile, TensorInfo, read_gguf
+from .registry import MODELS, FetchError, ModelNotFetchedError, cache_dir, fetch, model_path
 
 __all__ = [
     "GGUFFile", "GGUFError", "TensorInfo", "read_gguf",

