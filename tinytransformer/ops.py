@@ -311,7 +311,8 @@ def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
     inside = ((x.data >= min) if min is not None else True) & \
         ((x.data <= max) if max is not None else True)
     # dL/dx = g where min <= x <= max (the bounds included, as torch), 0 where x was clipped
-    return Tensor.from_op(out, (x,), lambda g: (np.where(inside, g, np.zeros((), g.dtype)),), "clamp")
+    return Tensor.from_op(out, (x,), lambda g: (np.where(inside, g, np.zeros((), g.dtype)),),
+                          "clamp")
 
 
 def maximum(a, b) -> Tensor:

@@ -1,6 +1,8 @@
-"""The models: the encoder-decoder translator and the decoder-only language model."""
+"""The models: the encoder-decoder translator, the decoder-only language model, and LLaMA."""
 
+from .llama import Llama, LlamaConfig
 from .lm import LanguageModel, LanguageModelConfig
 from .translator import Transformer, TransformerConfig
 
-__all__ = ["Transformer", "TransformerConfig", "LanguageModel", "LanguageModelConfig"]
+__all__ = ["Transformer", "TransformerConfig", "LanguageModel", "LanguageModelConfig",
+           "Llama", "LlamaConfig"]

@@ -7,8 +7,12 @@ from .attention import (
     padding_mask,
     scaled_dot_product_attention,
 )
+from .gqa import GroupedQueryAttention
 from .layers import Dropout, Embedding, LayerNorm, Linear
 from .module import Module, ModuleList, Parameter, inference
+from .rmsnorm import RMSNorm
+from .rotary import RotaryEmbedding, apply_rotary_pos_emb, permute_qk, rotate_half, unpermute_qk
+from .swiglu import SwiGLU
 from .transformer import (
     Decoder,
     DecoderLayer,
@@ -25,4 +29,7 @@ __all__ = [
     "MultiHeadAttention", "KVCache", "causal_mask", "padding_mask", "scaled_dot_product_attention",
     "SinusoidalPositionalEncoding", "LearnedPositionalEncoding", "positional_encoding",
     "EncoderLayer", "DecoderLayer", "Encoder", "Decoder", "embed_tokens",
+    # the LLaMA-style pieces
+    "RMSNorm", "RotaryEmbedding", "apply_rotary_pos_emb", "rotate_half", "permute_qk",
+    "unpermute_qk", "SwiGLU", "GroupedQueryAttention",
 ]
