@@ -10,8 +10,7 @@ A chat model was fine-tuned on conversations laid out one way; give it the same 
                                     <- the model writes from here, and ends with <|im_end|>
 
 The rules, read from the GGUF's `tokenizer.chat_template` (`SMOLLM2_TEMPLATE` below):
-  - if the first message is not a system message, a default system message comes first
-    (an empty conversation gets none);
+  - if the first message is not a system message, a default system message comes first;
   - each message is "<|im_start|>" + role + "\\n" + content + "<|im_end|>\\n";
   - with add_generation_prompt, "<|im_start|>assistant\\n" ends the text.
 """
@@ -34,7 +33,11 @@ def apply_chat_template(messages: list[dict], add_generation_prompt: bool = True
                         default_system: str | None = SMOLLM2_DEFAULT_SYSTEM) -> str:
     """The conversation as SmolLM2 reads it; equal to transformers'
     `tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=...)`.
-    `default_system=None` leaves out the default system message (the template never does)."""
+    `default_system=None` leaves out the default system message (the template never does).
+    An empty conversation is an error, as in transformers."""
+    if not messages:
+        raise ValueError("apply_chat_template: the conversation is empty; give at least one "
+                         "message")
     out = []
     for n, message in enumerate(messages):
         role, content = _role_and_content(message, n)
