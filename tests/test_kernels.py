@@ -108,12 +108,12 @@ def _cross_entropy_backward(data, dt):
 
 
 def _attention_forward(data, dt):
-    B, H, Tq, Tk, D, Dv = (data.draw(st.integers(1, n)) for n in (2, 3, 5, 5, 6, 6))
-    q, k = data.draw(arrays((B, H, Tq, D), dt)), data.draw(arrays((B, H, Tk, D), dt))
-    v = data.draw(arrays((B, H, Tk, Dv), dt))
+    B, H, T_q, T_k, D, D_v = (data.draw(st.integers(1, n)) for n in (2, 3, 5, 5, 6, 6))
+    q, k = data.draw(arrays((B, H, T_q, D), dt)), data.draw(arrays((B, H, T_k, D), dt))
+    v = data.draw(arrays((B, H, T_k, D_v), dt))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    drop = ref.dropout_mask((B, H, Tq, Tk), 0.3, rng, dt) if data.draw(st.booleans()) else None
-    return q, k, v, data.draw(masks((B, H, Tq, Tk))), D**-0.5, drop
+    drop = ref.dropout_mask((B, H, T_q, T_k), 0.3, rng, dt) if data.draw(st.booleans()) else None
+    return q, k, v, data.draw(masks((B, H, T_q, T_k))), D**-0.5, drop
 
 
 def _attention_backward(data, dt):
@@ -122,10 +122,10 @@ def _attention_backward(data, dt):
     return data.draw(arrays(out.shape, dt)), q, k, v, p, scale, drop
 
 
-def _bmm(data, dt):
-    M, K, N = data.draw(sizes), data.draw(sizes), data.draw(sizes)
-    batch_a, batch_b = data.draw(st.sampled_from([((3,), (3,)), ((2, 1), (3,)), ((), (2,))]))
-    return data.draw(arrays(batch_a + (M, K), dt)), data.draw(arrays(batch_b + (K, N), dt))
+def _matmul_blocked(data, dt):
+    M, K, N = data.draw(sizes), data.draw(sizes), data.draw(sizes)  # edges of the 2 x 4 blocks
+    batch = data.draw(st.sampled_from([(), (3,), (2, 1)]))
+    return data.draw(arrays(batch + (M, K), dt)), data.draw(arrays(batch + (K, N), dt))
 
 
 def _embedding_backward(data, dt):
@@ -190,7 +190,7 @@ TWINS = {
     "cross_entropy_backward": _cross_entropy_backward,
     "attention_forward": _attention_forward,
     "attention_backward": _attention_backward,
-    "bmm": _bmm,
+    "matmul_blocked": _matmul_blocked,
     "embedding_backward": _embedding_backward,
     "adam_update": _adam_update,
     "dropout": _dropout,
@@ -210,6 +210,7 @@ CANCELLING = {
     / np.sqrt(x.var(axis=-1).min() + eps),
     "layer_norm_backward": lambda g, x, w, mean, rstd: np.abs(g).max() * np.abs(w).max()
     * rstd.max() * max(1.0, np.abs(x).max() * rstd.max()),
+    "matmul_blocked": lambda a, b: a.shape[-1] * np.abs(a).max() * np.abs(b).max(),  # K terms
 }
 
 
@@ -287,6 +288,15 @@ def test_attention_is_its_formula(backend):
             p_bh /= p_bh.sum(-1, keepdims=True)
             np.testing.assert_allclose(p[b, h], p_bh, rtol=1e-12, atol=1e-15)
             np.testing.assert_allclose(out[b, h], (p_bh * drop[b, h]) @ v[b, h], rtol=1e-12)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((5, 7), (7, 10)), ((2, 3, 9, 4), (2, 3, 4, 6)),
+                                              ((1, 1), (1, 1)), ((4, 0), (0, 3))])
+def test_matmul_blocked_is_a_times_b(backend, a_shape, b_shape):
+    a, b = _rng_arrays(0, a_shape, b_shape)  # odd rows and columns past the last 2 x 4 block
+    np.testing.assert_allclose(kernels.matmul_blocked(a, b), a @ b, rtol=1e-12, atol=1e-13)
+    out = kernels.matmul_blocked(a.astype(np.float32), b.astype(np.float32))
+    assert out.dtype == np.float32 and out.shape == (a @ b).shape
 
 
 def _vjp_check(f, inputs, vjp, seed=0):
@@ -531,7 +541,10 @@ ERRORS = [
      r"target\[1\] = 5 is not a class id in \[0, 3\)"),
     (lambda: kernels.attention_forward(*(np.zeros((1, 1, 2, s)) for s in (4, 5, 4))), ValueError,
      "attention_forward: k has shape"),
-    (lambda: kernels.bmm(np.zeros((2, 3)), np.zeros((4, 5))), ValueError, "bmm: b has shape"),
+    (lambda: kernels.matmul_blocked(np.zeros((2, 3)), np.zeros((4, 5))), ValueError,
+     r"matmul_blocked: b has shape \(4, 5\) but K = 3"),
+    (lambda: kernels.matmul_blocked(np.zeros((2, 2, 3)), np.zeros((3, 4))), ValueError,
+     "same leading"),
     (lambda: kernels.dropout_mask((2,), 1.5, np.random.default_rng()), ValueError, "p = 1.5"),
     (lambda: kernels.relu_backward(_x, np.zeros((3, 2))), ValueError,
      r"relu_backward: y has shape \(3, 2\), g has \(2, 3\)"),
@@ -543,25 +556,3 @@ ERRORS = [
 def test_errors_name_the_op_and_the_shapes(call, error, message):
     with pytest.raises(error, match=message):
         call()
-
-
-def test_benchmark_kernels_reports_every_kernel():
-    numba = pytest.importorskip("numba")
-    if numba.config.DISABLE_JIT:
-        pytest.skip("pure-Python loops at the model's sizes take minutes")
-    rows = kernels.benchmark_kernels(np.float32, repeats=1)
-    assert {r["kernel"] for r in rows} >= set(TWINS) | {"dropout_mask"}
-    assert all(r["numpy_us"] > 0 and r["numba_us"] > 0 for r in rows)
-
-
-@pytest.mark.parametrize("argv, sections", [
-    (["bench"], None),  # every section
-    (["bench", "step", "decode"], ["step", "decode"]),
-])
-def test_bench_command_line_parses(argv, sections):
-    from tinytransformer import bench, cli
-
-    args = cli.build_parser().parse_args(argv)
-    assert (args.what or None) == sections and set(bench.SECTIONS) >= set(args.what or [])
-    with pytest.raises(SystemExit):
-        cli.build_parser().parse_args(["bench", "bogus"])

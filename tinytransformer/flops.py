@@ -9,8 +9,12 @@ A multiply-add is 2 FLOPs, so [M, K] @ [K, N] costs 2 M K N. Only matrix product
 the graph ops named "matmul" (`Tensor @`), "linear" (`nn.Linear`, x W^T + b) and "attention"
 (the fused kernel: Q K^T and P V forward, four products backward). They are nearly all of a
 Transformer's arithmetic; softmax, layer norm, dropout and the optimizer are elementwise and not
-counted. The backward of a product costs one product per operand that needs a gradient:
-dA = G B^T, dB = A^T G.
+counted (`attention_scores` counts the entries of attention's score matrices, though: one exp
+each in its softmax). The backward of a product costs one product per operand that needs a
+gradient: dA = G B^T, dB = A^T G.
+
+This is the package's one FLOP counter: `tinytransformer bench step` reports the reference step's
+FLOPs from it (bench/step.py), and chapters 6, 10 and 11 count with it.
 
 The counter sees every op as it is built (`Tensor.from_op`, which each op calls with its name
 and inputs), so it counts the same whichever kernel backend or layer implementation computes
@@ -35,6 +39,7 @@ class FlopCount:
     backward: int = 0
     attention_forward: int = 0  # the Q K^T and P V part of `forward`
     attention_backward: int = 0
+    attention_scores: int = 0  # entries of the [B, H, T_q, T_k] score matrices, forward
 
     @property
     def total(self) -> int:
@@ -72,6 +77,8 @@ def count_flops():
         counts.forward += forward
         if op == "attention":
             counts.attention_forward += forward
+            B, H, T_q, _ = parents[0].shape  # q [B, H, T_q, D], k [B, H, T_k, D]
+            counts.attention_scores += B * H * T_q * parents[1].shape[2]
         if back and backward is not None:
             backward = _counted(backward, back, op == "attention", counts)
         return from_op.__func__(cls, out, parents, backward, op)

@@ -1,7 +1,8 @@
 """Kernels: the Transformer's hot loops on raw NumPy arrays, in two interchangeable backends.
 
     numpy   reference.py   one line per formula: the definition the other backend is tested against
-    numba   fast.py        compiled loops (fast_kernels.py, fast_pointwise.py), cached on disk
+    numba   fast.py        compiled loops (fast_kernels.py, fast_pointwise.py, fast_matmul.py),
+                           cached on disk
 
 Choose with `set_backend("numpy" | "numba")` (or `with use_backend(...)`), with the environment
 variable TINYTRANSFORMER_BACKEND, or take the default: numba when it is installed, else numpy.
@@ -10,7 +11,9 @@ The numba backend is imported on first use and each kernel compiles on its first
 
 Each function below checks its arguments (checks.py: an error names the op and the shapes) and
 calls the active backend. Arrays are float32 or float64 and results keep that dtype; a mask is
-boolean, True = "may attend", and may be a broadcast view.
+boolean, True = "may attend", and may be a broadcast view. Matrix products are NumPy's matmul
+(BLAS) on both backends; `matmul_blocked` is the compiled alternative, which nothing calls but
+`tinytransformer bench kernels` (timed there against BLAS) and chapter 10.
 """
 
 from __future__ import annotations
@@ -143,33 +146,34 @@ def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label
 def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
     """Attention(Q, K, V) = softmax(scale Q K^T, masked) V; `drop` (0 or 1/(1-p)) multiplies P.
 
-    [B, H, Tq, D], [B, H, Tk, D], [B, H, Tk, Dv], mask [B, H, Tq, Tk] (may broadcast), drop
-    [B, H, Tq, Tk] -> out [B, H, Tq, Dv], p [B, H, Tq, Tk] (before dropout; fully masked row: 0)"""
-    check("attention_forward", "q[B,H,Tq,D] k[B,H,Tk,D] v[B,H,Tk,Dv]", q=q, k=k, v=v)
+    [B, H, T_q, D], [B, H, T_k, D], [B, H, T_k, D_v], mask [B, H, T_q, T_k] (may broadcast),
+    drop [B, H, T_q, T_k] -> out [B, H, T_q, D_v], p [B, H, T_q, T_k] (before dropout; a fully
+    masked row is 0)"""
+    check("attention_forward", "q[B,H,T_q,D] k[B,H,T_k,D] v[B,H,T_k,D_v]", q=q, k=k, v=v)
     shape = q.shape[:3] + k.shape[2:3]
     check_mask("attention_forward", mask, shape)
     if drop is not None:
-        check("attention_forward", "q[B,H,Tq,D] drop[B,H,Tq,Tk]", q=q, drop=drop)
+        check("attention_forward", "q[B,H,T_q,D] drop[B,H,T_q,T_k]", q=q, drop=drop)
     return _impl().attention_forward(q, k, v, mask, float(scale), drop)
 
 
 def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
-    """dq, dk, dv of attention_forward, given its p.  g [B, H, Tq, Dv] -> q's, k's, v's shapes"""
-    spec = "g[B,H,Tq,Dv] q[B,H,Tq,D] k[B,H,Tk,D] v[B,H,Tk,Dv] p[B,H,Tq,Tk]"
+    """dq, dk, dv of attention_forward, given its p.  g [B, H, T_q, D_v] -> q's, k's, v's shapes"""
+    spec = "g[B,H,T_q,D_v] q[B,H,T_q,D] k[B,H,T_k,D] v[B,H,T_k,D_v] p[B,H,T_q,T_k]"
     check("attention_backward", spec, g=g, q=q, k=k, v=v, p=p)
     if drop is not None:
-        check("attention_backward", "p[B,H,Tq,Tk] drop[B,H,Tq,Tk]", p=p, drop=drop)
+        check("attention_backward", "p[B,H,T_q,T_k] drop[B,H,T_q,T_k]", p=p, drop=drop)
     return _impl().attention_backward(g, q, k, v, p, float(scale), drop)
 
 
-def bmm(a, b):
-    """a @ b over batches of small matrices.  [..., M, K], [..., K, N] -> [..., M, N]"""
-    check("bmm", "a[...,M,K] b[...,K,N]", a=a, b=b)
-    try:
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise ValueError(f"bmm: batch shapes of {a.shape} and {b.shape} do not broadcast") from None
-    return _impl().bmm(a, b)
+def matmul_blocked(a, b):
+    """out = a @ b in blocks of 2 x 4 outputs (reference.py, fast_matmul.py): an alternative to
+    BLAS that no layer calls.  [..., M, K], [..., K, N] (the same leading axes) -> [..., M, N]"""
+    check("matmul_blocked", "a[...,M,K] b[...,K,N]", a=a, b=b)
+    if a.shape[:-2] != b.shape[:-2]:
+        raise ValueError(f"matmul_blocked: a {a.shape} and b {b.shape} must have the same "
+                         "leading (batch) axes")
+    return _impl().matmul_blocked(a, b)
 
 
 def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32):
@@ -236,10 +240,3 @@ def adam_update(p, g, m, v, lr: float, beta1: float, beta2: float, eps: float, s
     if step < 1:
         raise ValueError(f"adam_update: step counts from 1, got {step}")
     _impl().adam_update(p, g, m, v, float(lr), float(beta1), float(beta2), float(eps), int(step))
-
-
-def benchmark_kernels(dtype=np.float32, repeats: int = 21) -> list[dict]:
-    """Time each kernel on both backends at the reference model's sizes (kernels/benchmark.py)."""
-    from .benchmark import benchmark_kernels as run
-
-    return run(dtype, repeats)

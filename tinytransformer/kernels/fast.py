@@ -4,10 +4,10 @@ and formulas are documented there and in kernels/__init__.py).
 Each function makes its arrays C-contiguous and writeable (so that Numba compiles one version per
 dtype, not one per memory layout), converts scalars to the arrays' dtype (float32 math stays
 float32, as in NumPy) and calls a kernel of fast_kernels.py or fast_pointwise.py; matrix
-products stay with NumPy's BLAS. Kernels compile on their first call and are cached on disk;
-`_run` prints one notice per process when that cache is cold. `bmm` is shared with the NumPy
-backend (BLAS beats a compiled matmul at these sizes). Dropout masks are bit for bit the NumPy
-backend's: both hash a counter with a key drawn from the same generator (reference.uniform16).
+products stay with NumPy's BLAS (`matmul_blocked`, fast_matmul.py, is the compiled alternative
+that lost to it). Kernels compile on their first call and are cached on disk; `_run` prints one
+notice per process when that cache is cold. Dropout masks are bit for bit the NumPy backend's:
+both hash a counter with a key drawn from the same generator (reference.uniform16).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import sys
 import numpy as np
 
 from . import fast_kernels as _k
+from . import fast_matmul as _m
 from . import fast_pointwise as _p
 from . import reference
-from .reference import bmm  # noqa: F401  (NumPy's; see the docstring)
 
 BLOCK = 4096  # elements per block of rows: short rows still give the exp loop 4096 entries
 NOTICE = "tinytransformer: compiling Numba kernels (first run only, cached afterwards)..."
@@ -144,22 +144,30 @@ def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label
 
 
 def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
-    s = _c(np.matmul(q, k.swapaxes(-1, -2)))  # [B, H, Tq, Tk] scores, by BLAS
+    s = _c(np.matmul(q, k.swapaxes(-1, -2)))  # [B, H, T_q, T_k] scores, by BLAS
     pd = s if drop is None else np.empty_like(s)  # p * drop
     mask_r, drop_r = _reduced(mask, s.shape, bool), _reduced(drop, s.shape, s.dtype)
     _run(_k._attention_probs, s, mask_r, drop_r, drop is not None, s.dtype.type(scale), pd)
-    return np.matmul(pd, v), s  # [B, H, Tq, Dv], p
+    return np.matmul(pd, v), s  # [B, H, T_q, D_v], p
 
 
 def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
     # dV = PD^T G,  dP = G V^T,  dS = P (dP drop - rowsum(dP drop P)),  dQ = s dS K,  dK = s dS^T Q
     p = _c(p)
-    ds = _c(np.matmul(g, v.swapaxes(-1, -2)))  # [B, H, Tq, Tk]: dP now, dS after the kernel
+    ds = _c(np.matmul(g, v.swapaxes(-1, -2)))  # [B, H, T_q, T_k]: dP now, dS after the kernel
     pd = p if drop is None else np.empty_like(p)
     drop_r = _reduced(drop, p.shape, p.dtype)
     _run(_k._attention_grad, ds, p, drop_r, drop is not None, p.dtype.type(scale), pd)
     dq, dk = np.matmul(ds, k), np.matmul(ds.swapaxes(-1, -2), q)
     return dq, dk, np.matmul(pd.swapaxes(-1, -2), g)
+
+
+def matmul_blocked(a, b):
+    (M, K), P, N = a.shape[-2:], b.shape[-1], math.prod(a.shape[:-2])
+    b_t = _c(b.swapaxes(-1, -2)).reshape(N, P, K)  # each output: a row of a . a row of b^T
+    out = np.empty(a.shape[:-1] + (P,), a.dtype)
+    _run(_m._matmul_blocked, _c(a).reshape(N, M, K), b_t, out.reshape(N, M, P))
+    return out
 
 
 def _elementwise(kernel, *arrays):

@@ -269,29 +269,30 @@ def _cross_entropy_backward(x, lse, target, g, ignore, keep, eps_v, dx):
             dxn[t] -= keep * gn
 
 
-# Attention: NumPy's batched matmul (OpenBLAS) computes Q K^T, P V and the backward products (at
-# these sizes it beats compiled loops 2-3x); everything between those products is one pass per
-# (b, h) head. Masks and dropout arrive as [B|1, H|1, Tq|1, Tk]: a length-1 axis broadcasts.
+# Attention: NumPy's batched matmul (OpenBLAS) computes Q K^T, P V and the backward products (it
+# beats the compiled fast_matmul.py at these sizes: `tinytransformer bench kernels`); everything
+# between those products is one pass per (b, h) head. Masks and dropout arrive as
+# [B|1, H|1, T_q|1, T_k]: a length-1 axis broadcasts.
 
 
 @_jit()
 def _attention_probs(s, mask, drop, has_drop, scale, pd):
-    """P = softmax(scale S, masked) in place of the scores S; PD = P * drop.  [B, H, Tq, Tk]"""
-    B, H, Tq, Tk = s.shape
+    """P = softmax(scale S, masked) in place of the scores S; PD = P * drop.  [B, H, T_q, T_k]"""
+    B, H, T_q, T_k = s.shape
     for b in range(B):
         for h in range(H):
             m = mask[min(b, mask.shape[0] - 1), min(h, mask.shape[1] - 1)]
             d = drop[min(b, drop.shape[0] - 1), min(h, drop.shape[1] - 1)]
             sh, pdh = s[b, h], pd[b, h]
-            for i in range(Tq):
+            for i in range(T_q):
                 si, mi = sh[i], m[min(i, m.shape[0] - 1)]
-                for j in range(Tk):
+                for j in range(T_k):
                     si[j] = scale * si[j] if mi[j] else _NINF
             _softmax_inplace(sh)
             if has_drop:
-                for i in range(Tq):
+                for i in range(T_q):
                     si, pdi, di = sh[i], pdh[i], d[min(i, d.shape[0] - 1)]
-                    for j in range(Tk):
+                    for j in range(T_k):
                         pdi[j] = si[j] * di[j]
 
 
@@ -299,20 +300,20 @@ def _attention_probs(s, mask, drop, has_drop, scale, pd):
 def _attention_grad(dp, p, drop, has_drop, scale, pd):
     """dS = scale P (dP' - rowsum(dP' P)), dP' = dP * drop, in place of dP = G V^T; PD = P * drop.
 
-    [B, H, Tq, Tk] each
+    [B, H, T_q, T_k] each
     """
-    B, H, Tq, Tk = p.shape
+    B, H, T_q, T_k = p.shape
     for b in range(B):
         for h in range(H):
             d = drop[min(b, drop.shape[0] - 1), min(h, drop.shape[1] - 1)]
-            for i in range(Tq):
+            for i in range(T_q):
                 dpi, pi, pdi, di = dp[b, h, i], p[b, h, i], pd[b, h, i], d[min(i, d.shape[0] - 1)]
                 if has_drop:
-                    for j in range(Tk):
+                    for j in range(T_k):
                         dpi[j] *= di[j]
                         pdi[j] = pi[j] * di[j]
                 s = _ZERO
-                for j in range(Tk):
+                for j in range(T_k):
                     s += dpi[j] * pi[j]
-                for j in range(Tk):
+                for j in range(T_k):
                     dpi[j] = scale * pi[j] * (dpi[j] - s)

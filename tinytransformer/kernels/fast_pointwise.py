@@ -2,10 +2,6 @@
 relu, dropout's mask, the embedding's scatter-add and Adam's update (formulas in reference.py). They
 call no helper of fast_kernels.py (the mask's hash is here), so they can live apart from it (see
 its docstring on the disk cache); the same compile flags apply.
-
-Also here: `_bmm_loop`, a batched matmul as compiled loops. No backend uses it; `tinytransformer
-bench kernels` times it against NumPy's matmul (BLAS) so that the choice of BLAS for every
-product, the small attention ones included, stays a measurement.
 """
 
 from __future__ import annotations
@@ -131,18 +127,3 @@ def _dropout_mask(key, threshold, scale, mask):
         z = _splitmix64(key, np.uint64(j // 4))
         mask[j] = scale if (z >> np.uint64(16 * (j % 4))) & _LOW16 >= threshold else zero
 
-
-@_jit()
-def _bmm_loop(a, b, out):
-    """out[n] = a[n] @ b[n] in three loops, the innermost over out's contiguous row.
-
-    [N, M, K], [N, K, P] -> out [N, M, P]"""
-    for n in range(a.shape[0]):
-        an, bn, on = a[n], b[n], out[n]
-        for i in range(an.shape[0]):
-            ai, oi = an[i], on[i]
-            oi[:] = 0
-            for k in range(ai.shape[0]):
-                w, bk = ai[k], bn[k]
-                for j in range(oi.shape[0]):
-                    oi[j] += w * bk[j]

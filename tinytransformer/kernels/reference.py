@@ -108,28 +108,35 @@ def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label
 def attention_forward(q, k, v, mask=None, scale=1.0, drop=None):
     """Attention(Q, K, V) = softmax(scale Q K^T, masked) V, with the dropout mask applied to P.
 
-    [B, H, Tq, D], [B, H, Tk, D], [B, H, Tk, Dv], mask [B, H, Tq, Tk] -> out [B, H, Tq, Dv],
-    p [B, H, Tq, Tk] (before dropout)
+    [B, H, T_q, D], [B, H, T_k, D], [B, H, T_k, D_v], mask [B, H, T_q, T_k]
+    -> out [B, H, T_q, D_v], p [B, H, T_q, T_k] (before dropout)
     """
-    s = q @ k.swapaxes(-1, -2)  # [B, H, Tq, Tk]
+    s = q @ k.swapaxes(-1, -2)  # [B, H, T_q, T_k]
     p = _softmax(scale * s if mask is None else np.where(mask, scale * s, -np.inf))
     return (p if drop is None else p * drop) @ v, p
 
 
 def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
-    """The vector-Jacobian product of attention_forward.  g [B, H, Tq, Dv] ... -> dq, dk, dv"""
+    """The vector-Jacobian product of attention_forward.  g [B, H, T_q, D_v] ... -> dq, dk, dv"""
     # dV = P_d^T G,  dP = (G V^T) * drop,  dS = P (dP - rowsum(dP P)),  dQ = s dS K,  dK = s dS^T Q
-    p_d = p if drop is None else p * drop  # [B, H, Tq, Tk]
-    dv = p_d.swapaxes(-1, -2) @ g  # [B, H, Tk, Dv]
-    dp = g @ v.swapaxes(-1, -2)  # [B, H, Tq, Tk]
+    p_d = p if drop is None else p * drop  # [B, H, T_q, T_k]
+    dv = p_d.swapaxes(-1, -2) @ g  # [B, H, T_k, D_v]
+    dp = g @ v.swapaxes(-1, -2)  # [B, H, T_q, T_k]
     dp = dp if drop is None else dp * drop
     ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
     return scale * (ds @ k), scale * (ds.swapaxes(-1, -2) @ q), dv
 
 
-def bmm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for batches of small matrices.  [..., M, K], [..., K, N] -> [..., M, N]"""
-    return np.matmul(a, b)
+def matmul_blocked(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """out = a @ b, one block of 2 rows x 4 columns of out at a time (fast_matmul.py's blocks):
+
+    out[i:i+2, j:j+4] = a[i:i+2, :] @ b[:, j:j+4].  [..., M, K], [..., K, N] -> [..., M, N]
+    """
+    out = np.empty(a.shape[:-1] + b.shape[-1:], a.dtype)
+    for i in range(0, a.shape[-2], 2):
+        for j in range(0, b.shape[-1], 4):
+            out[..., i:i + 2, j:j + 4] = a[..., i:i + 2, :] @ b[..., :, j:j + 4]
+    return out
 
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])  # NumPy has no erf; this is slow, and exact

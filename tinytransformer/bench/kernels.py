@@ -1,19 +1,26 @@
-"""Time each kernel on both backends at the reference model's sizes, interleaved (A B A B ...).
+"""Time each kernel on both backends at the reference model's sizes, interleaved (A B, B A, ...).
 
-Reference model: batch 64, sequence 16, d_model 128, 4 heads of 32, vocab 1000, so row ops see
-[B * T, C] = [1024, C] and attention sees [B, H, T, T] = [64, 4, 16, 16]. The machine is shared
-and noisy, so each pair is run alternately and compared by medians.
+Reference model (step.py): batch 64, sequence 16, d_model 128, 4 heads of 32, vocab 1000, so row
+ops see [B * T, C] = [1024, C] and attention sees [B, H, T, T] = [64, 4, 16, 16]. The machine is
+shared and noisy, so each pair is run alternately and compared by medians. Two rows race other
+pairs: NumPy's matmul (BLAS) against the compiled `matmul_blocked`, and the textbook dropout mask
+against the Numba backend's.
 """
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import numpy as np
 
-from . import fast, reference
+from ..kernels import fast, reference
+from .step import B, C, H, T, V
+from .timing import interleaved
 
-B, H, T, D, C, V = 64, 4, 16, 32, 128, 1000
+D = C // H  # 32: each head's width
+# [N, M, K] @ [N, K, P]: Q K^T and P V of attention ([B H, T, D] @ [B H, D, T], [B H, T, T] @
+# [B H, T, D]), and a feed-forward projection ([B T, C] @ [C, 4 C])
+MATMUL_SHAPES = ((B * H, T, D, T), (B * H, T, T, D), (1, B * T, C, 4 * C))
 
 
 def _cases(dtype, rng):
@@ -54,52 +61,35 @@ def _cases(dtype, rng):
     ]
 
 
-def _time(fn, args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
+def _row(kernel, shape, numpy_fn, numba_fn, repeats: int, note: str | None = None) -> dict:
+    """numpy_us, numba_us: medians of the two functions timed in alternation (after one call
+    each, untimed: compilation or the cache load); speedup = numpy / numba."""
+    t = interleaved({"numpy": numpy_fn, "numba": numba_fn}, repeats, warmup=1)
+    row = dict(kernel=kernel, shape=shape, numpy_us=1e6 * t["numpy"], numba_us=1e6 * t["numba"],
+               speedup=t["numpy"] / t["numba"])
+    return row if note is None else {**row, "note": note}
 
 
 def benchmark_kernels(dtype=np.float32, repeats: int = 21) -> list[dict]:
-    """One dict per kernel and size: numpy_us, numba_us (medians), speedup = numpy / numba.
-
-    The first call of each numba kernel (compilation or cache load) is not timed.
-    """
-    rows = []
-    for name, shape, args in _cases(np.dtype(dtype).type, np.random.default_rng(0)):
-        a, b = getattr(reference, name), getattr(fast, name)
-        a(*args), b(*args)  # warm up: compile, page in
-        ta, tb = [], []
-        for _ in range(repeats):
-            ta.append(_time(a, args))
-            tb.append(_time(b, args))
-        numpy_us, numba_us = 1e6 * np.median(ta), 1e6 * np.median(tb)
-        rows.append(dict(kernel=name, shape=shape, numpy_us=numpy_us, numba_us=numba_us,
-                         speedup=numpy_us / numba_us))
-    rows += _bmm_rows(dtype, repeats, np.random.default_rng(1))
-    rows.append(_dropout_row(dtype, repeats))
-    return rows
+    """One dict per kernel and size: numpy_us, numba_us (medians), speedup = numpy / numba."""
+    rows = [_row(name, shape, partial(getattr(reference, name), *args),
+                 partial(getattr(fast, name), *args), repeats)
+            for name, shape, args in _cases(np.dtype(dtype).type, np.random.default_rng(0))]
+    return rows + matmul_race(dtype, repeats) + [_dropout_row(dtype, repeats)]
 
 
-def _bmm_rows(dtype, repeats: int, rng) -> list[dict]:
-    """NumPy's matmul (BLAS; what both backends use) against compiled loops (`_bmm_loop`), at
-    the attention products' sizes and at a feed-forward projection's."""
-    from .fast_pointwise import _bmm_loop
-
-    rows = []
-    for N, M, K, P in ((B * H, T, D, T), (B * H, T, T, D), (1, B * T, C, 4 * C)):
+def matmul_race(dtype=np.float32, repeats: int = 21, shapes=MATMUL_SHAPES) -> list[dict]:
+    """NumPy's matmul (BLAS, what both backends use) against the compiled `matmul_blocked`, at
+    each [N, M, K] @ [N, K, P] of `shapes` (default: attention's products and a feed-forward
+    projection's); the same inputs for both, and the same result (checked)."""
+    rng, rows = np.random.default_rng(1), []
+    for N, M, K, P in shapes:
         a, b = (rng.standard_normal(s).astype(dtype) for s in ((N, M, K), (K, P)))
         b = np.ascontiguousarray(np.broadcast_to(b, (N, K, P)))
-        out = np.empty((N, M, P), dtype)
-        _bmm_loop(a, b, out)  # compile
-        np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-3)
-        ta, tb = [], []
-        for _ in range(repeats):
-            ta.append(_time(np.matmul, (a, b)))
-            tb.append(_time(_bmm_loop, (a, b, out)))
-        x, y = 1e6 * np.median(ta), 1e6 * np.median(tb)
-        rows.append(dict(kernel="bmm", shape=(N, M, K, P), numpy_us=x, numba_us=y, speedup=x / y,
-                         note="numba column: compiled loops (unused; both backends use BLAS)"))
+        np.testing.assert_allclose(fast.matmul_blocked(a, b), a @ b, rtol=1e-4, atol=1e-3)
+        rows.append(_row("matmul_blocked", (N, M, K, P), partial(np.matmul, a, b),
+                         partial(fast.matmul_blocked, a, b), repeats,
+                         note="numpy column: np.matmul (BLAS); numba column: matmul_blocked"))
     return rows
 
 
@@ -109,12 +99,7 @@ def _dropout_row(dtype, repeats: int) -> dict:
     shape, p, rng = (B * T, 4 * C), 0.1, np.random.default_rng(0)
     textbook = lambda: (rng.random(shape, dtype=dtype) < 1 - p) / np.dtype(dtype).type(1 - p)  # noqa: E731
     ours = lambda: fast.dropout_mask(shape, p, rng, dtype)  # noqa: E731
-    ta, tb = [], []
-    for _ in range(repeats):
-        ta.append(_time(textbook, ()))
-        tb.append(_time(ours, ()))
-    a, b = 1e6 * np.median(ta), 1e6 * np.median(tb)
-    return dict(kernel="dropout_mask", shape=shape, numpy_us=a, numba_us=b, speedup=a / b,
+    return _row("dropout_mask", shape, textbook, ours, repeats,
                 note="numpy column: rng.random(shape) < 1 - p; numba column: dropout_mask")
 
 
@@ -125,3 +110,10 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{r['kernel']:24s} {str(r['shape']):22s} {r['numpy_us']:10.1f} "
                      f"{r['numba_us']:10.1f} {r['speedup']:7.2f}x")
     return "\n".join(lines)
+
+
+def measure() -> list[dict]:
+    """Each kernel, NumPy reference vs Numba, at the reference model's sizes."""
+    rows = benchmark_kernels()
+    print("kernels, NumPy vs Numba (float32, median, interleaved):\n" + format_table(rows))
+    return rows

@@ -1,15 +1,18 @@
 """The reference training step, in tinytransformer (each backend) and in PyTorch, side by side.
 
-Reference configuration (PERFORMANCE-NOTES): vocabularies 1000, d_model 128, 4 heads, d_ff 512,
-2 + 2 layers, post-LN, dropout 0.1, batch 64, source 16 tokens, target 17 (<bos> + 16), about
-20 % padding, label smoothing 0.1, AdamW, float32. One step = forward, loss, backward, update.
+Reference configuration: vocabularies 1000, d_model 128, 4 heads, d_ff 512, 2 + 2 layers,
+post-LN, dropout 0.1, batch 64, source 16 tokens, target 17 (<bos> + 16), about 20 % padding,
+label smoothing 0.1, AdamW, float32. One step = forward, loss, backward, update.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from .data.vocab import BOS_ID, PAD_ID
+from ..data.vocab import BOS_ID, PAD_ID
+from .timing import interleaved
 
 B, S, T, V, C, H, F, LAYERS = 64, 16, 16, 1000, 128, 4, 512, 2
 
@@ -25,35 +28,46 @@ def reference_batch(seed: int = 0):
     return src, tgt[:, :-1], tgt[:, 1:]
 
 
+def reference_model(dropout: float):
+    """The reference Transformer (a new random initialisation each call)."""
+    from ..models import Transformer, TransformerConfig
+
+    return Transformer(TransformerConfig(src_vocab=V, tgt_vocab=V, d_model=C, num_heads=H, d_ff=F,
+                                         num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
+                                         dropout=dropout))
+
+
+def _loss(model, src, tgt_in, tgt_out):
+    """The step's loss: cross-entropy of the logits [B, T, V], padding ignored, smoothing 0.1."""
+    from .. import functional as Fn
+
+    logits = model(src, tgt_in)
+    return Fn.cross_entropy(logits, tgt_out, ignore_index=PAD_ID, label_smoothing=0.1)
+
+
 def matmul_flops() -> dict:
-    """Matrix-multiply FLOPs of one step, counted: forward, and ~3x forward for the whole step."""
-    N = B * S  # tokens on each side (source and target have the same shape here)
-    attn = 2 * 2 * B * H * S * S * (C // H)  # scores and weighted sum
-    ffn = 2 * 2 * N * C * F
-    encoder = 2 * N * C * 3 * C + attn + 2 * N * C * C + ffn
-    cross = 2 * N * C * C + 2 * N * C * 2 * C + attn + 2 * N * C * C
-    decoder = encoder + cross
-    forward = LAYERS * (encoder + decoder) + 2 * N * C * V
-    return {"forward": forward, "step": 3 * forward}
+    """Matrix-multiply FLOPs of one step, counted (flops.count_flops) on a forward and backward
+    pass of the reference model: {"forward": ..., "step": forward + backward}."""
+    from ..flops import count_flops
+
+    model = reference_model(dropout=0.0)
+    with count_flops() as flops:
+        _loss(model, *reference_batch()).backward()
+    return {"forward": flops.forward, "step": flops.total}
 
 
 def ours(dropout: float, backend: str):
     """A step function of the tinytransformer model on the reference batch."""
-    from . import functional as Fn
-    from .kernels import use_backend
-    from .models import Transformer, TransformerConfig
-    from .optim import AdamW
+    from ..kernels import use_backend
+    from ..optim import AdamW
 
-    model = Transformer(TransformerConfig(src_vocab=V, tgt_vocab=V, d_model=C, num_heads=H, d_ff=F,
-                                          num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
-                                          dropout=dropout))
+    model = reference_model(dropout)
     opt = AdamW(model.parameters(), lr=1e-4)
-    src, tgt_in, tgt_out = reference_batch()
+    batch = reference_batch()
 
     def step():
         with use_backend(backend):
-            logits = model(src, tgt_in)
-            loss = Fn.cross_entropy(logits, tgt_out, ignore_index=PAD_ID, label_smoothing=0.1)
+            loss = _loss(model, *batch)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -100,8 +114,6 @@ def linear_shapes() -> list[tuple[int, int, int]]:
 
 def blas_seconds(repeats: int = 10) -> float:
     """Seconds for the step's matrix products alone: y = x W^T, dx = g W, dW = g^T x each."""
-    import time
-
     rng = np.random.default_rng(0)
     arrays = [tuple(rng.standard_normal(s).astype(np.float32) for s in ((n, k), (m, k), (n, m)))
               for n, k, m in linear_shapes()]
@@ -119,8 +131,6 @@ def matmul_peak(repeats: int = 30) -> float:
 
     [1024, 128] x [128, 512]
     """
-    import time
-
     a = np.random.default_rng(0).standard_normal((B * S, C)).astype(np.float32)
     w = np.random.default_rng(1).standard_normal((C, F)).astype(np.float32)
     times = []
@@ -130,3 +140,41 @@ def matmul_peak(repeats: int = 30) -> float:
             a @ w
         times.append((time.perf_counter() - t0) / 10)
     return 2 * B * S * C * F / np.median(times) / 1e9
+
+
+def measure(repeats: int = 21) -> dict:
+    """The reference training step: NumPy backend, Numba backend, PyTorch; dropout 0.1 and 0;
+    and the time of its matrix products alone."""
+    torch = _torch_threads()
+    flops, peak = matmul_flops()["step"], matmul_peak()
+    out = {"matmul_gflop_per_step": flops / 1e9, "blas_peak_gflops": peak}
+    for p in (0.1, 0.0):
+        fns = {"numpy": ours(p, "numpy"), "numba": ours(p, "numba")}
+        if torch:
+            fns["pytorch"] = pytorch(p)
+        t = interleaved(fns, repeats, warmup=3)
+        out[f"dropout {p}"] = {k: v * 1e3 for k, v in t.items()}
+        _print_step(p, t, flops, peak, repeats)
+    out["blas_ms"] = blas_seconds() * 1e3
+    print(f"  the step's {len(linear_shapes())} matrix products and their gradients alone, "
+          f"which both backends leave to BLAS: {out['blas_ms']:.1f} ms")
+    return out
+
+
+def _print_step(p: float, t: dict, flops: int, peak: float, repeats: int) -> None:
+    print(f"training step, reference config, dropout {p} (ms, median of {repeats}, interleaved):")
+    for name, sec in t.items():
+        print(f"  {name:8s} {sec * 1e3:7.1f} ms   {flops / sec / 1e9:5.1f} GFLOP/s "
+              f"({flops / sec / 1e9 / peak:4.0%} of the measured BLAS peak {peak:.0f})")
+    print(f"  numba vs numpy: {t['numpy'] / t['numba']:.2f}x faster" +
+          (f";  numba / pytorch: {t['numba'] / t['pytorch']:.2f}" if "pytorch" in t else
+           ";  PyTorch not installed (pip install torch) for the comparison"))
+
+
+def _torch_threads() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    torch.set_num_threads(2)  # the same two threads NumPy's BLAS uses here
+    return True

@@ -1,0 +1,53 @@
+"""`tinytransformer bench`: the command line, one section end to end, and the kernel table."""
+
+import importlib
+import json
+
+import numpy as np
+import pytest
+
+from tinytransformer import bench, cli
+from tinytransformer.bench import kernels as bench_kernels
+
+from .test_kernels import TWINS
+
+
+@pytest.mark.parametrize("argv, sections", [
+    (["bench"], None),  # every section
+    (["bench", "step", "decode"], ["step", "decode"]),
+])
+def test_bench_command_line_parses(argv, sections):
+    args = cli.build_parser().parse_args(argv)
+    assert (args.what or None) == sections and set(bench.SECTIONS) >= set(args.what or [])
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["bench", "bogus"])
+
+
+@pytest.mark.parametrize("name", list(bench.SECTIONS))
+def test_every_section_has_a_measure(name):
+    module = importlib.import_module(f"tinytransformer.bench.{bench.SECTIONS[name]}")
+    assert callable(module.measure)
+
+
+def test_engine_section_end_to_end(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "engine", "--json", str(out)]) == 0
+    assert "engine overhead" in capsys.readouterr().out
+    results = json.loads(out.read_text())
+    assert set(results) == {"machine", "engine"}
+    assert set(results["engine"]) == {"numpy_us", "engine_us", "ratio"}
+    r = results["engine"]
+    assert r["numpy_us"] > 0 and r["engine_us"] > 0
+    assert r["ratio"] == pytest.approx(r["engine_us"] / r["numpy_us"])
+
+
+def test_benchmark_kernels_reports_every_kernel():
+    numba = pytest.importorskip("numba")
+    if numba.config.DISABLE_JIT:
+        pytest.skip("pure-Python loops at the model's sizes take minutes")
+    rows = bench_kernels.benchmark_kernels(np.float32, repeats=1)
+    assert {r["kernel"] for r in rows} >= set(TWINS) | {"dropout_mask"}
+    assert all(r["numpy_us"] > 0 and r["numba_us"] > 0 for r in rows)
+    race = [r for r in rows if r["kernel"] == "matmul_blocked"]
+    assert [r["shape"] for r in race] == list(bench_kernels.MATMUL_SHAPES)
+    assert "\nmatmul_blocked " in "\n" + bench_kernels.format_table(rows)
