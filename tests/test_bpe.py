@@ -185,6 +185,41 @@ def test_special_tokens_are_never_merged_across():
     assert tok.decode([eot]) == "<|endoftext|>"
 
 
+# -- GPT-2 style vocab + merges, against Hugging Face's BPE model ---------------------------------
+
+@pytest.fixture(scope="module")
+def hf_bpe():
+    """A vocabulary we trained, written as GPT-2 files, and `tokenizers`' BPE on those files."""
+    tokenizers = pytest.importorskip("tokenizers")
+    trained = train_bpe(_texts_to_train_on()["mixed"], 300)
+    vocab = {to_byte_alphabet(b): i for i, b in trained.id_to_bytes.items()}
+    assert len(vocab) == trained.vocab_size  # no two ids share bytes (the files need that)
+    spell = {i: t for t, i in vocab.items()}
+    merges = [f"{spell[a]} {spell[b]}" for a, b, _ in trained.merges]
+    oracle = tokenizers.Tokenizer(tokenizers.models.BPE(
+        vocab, [tuple(m.split(" ")) for m in merges]))
+    oracle.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    return vocab, merges, oracle
+
+
+def test_from_merges_matches_hugging_face_bpe(hf_bpe):
+    vocab, merges, oracle = hf_bpe
+    for ours in (BPETokenizer.from_merges(vocab, merges, "gpt2"),
+                 BPETokenizer.from_merges(sorted(vocab, key=vocab.get), merges, "gpt2")):
+        rows = [(s, ours.encode(s), oracle.encode(s).ids) for s in TEXTS + BYTE_TEXTS]
+        assert not _first_mismatches(rows), _first_mismatches(rows)
+
+
+def test_from_hf_tokenizer_json_matches_hugging_face_bpe(hf_bpe, tmp_path):
+    _, _, oracle = hf_bpe
+    path = tmp_path / "tokenizer.json"
+    path.write_text(oracle.to_str(), encoding="utf-8")
+    ours = BPETokenizer.from_hf_tokenizer_json(path)
+    assert ours.pattern == "gpt2"
+    rows = [(s, ours.encode(s), oracle.encode(s).ids) for s in TEXTS[:500]]
+    assert not _first_mismatches(rows), _first_mismatches(rows)
+
+
 # -- files -----------------------------------------------------------------------------------
 
 def test_save_load_gives_the_same_ids(tmp_path, cl100k):
