@@ -13,7 +13,8 @@ def test_glibc_accepts_the_thresholds():
     assert memory.keep_freed_memory() is True
 
 
-@pytest.mark.parametrize("env, calls", [(None, 1), ("keep", 1), ("default", 0)])
+@pytest.mark.parametrize("env, calls", [(None, 1), ("keep", 1), ("1", 1), ("default", 0), ("0", 0),
+                                       ("off", 0), ("False", 0), (" no ", 0)])
 def test_opt_out(monkeypatch, env, calls):
     seen = []
     monkeypatch.setattr(memory, "keep_freed_memory", lambda: seen.append(1))

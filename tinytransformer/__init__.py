@@ -5,6 +5,10 @@
     >>> (x * x).sum().backward()
     >>> x.grad
     array([2., 4., 6.], dtype=float32)
+
+Importing it raises glibc's malloc thresholds so freed arrays are reused rather than returned
+to the kernel (about 20 % of a training step on a small machine; see `tinytransformer.memory`).
+Set TINYTRANSFORMER_MALLOC=default (or 0, off, false) before importing to leave malloc alone.
 """
 
 from . import memory, ops  # noqa: F401  (ops installs the operators on Tensor)

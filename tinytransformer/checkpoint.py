@@ -21,6 +21,7 @@ safetensors parses it; anything wrong is a `CheckpointError` naming the file. No
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -33,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
-__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint"]
+__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_meta",
+           "checkpoint_exists", "check_replaceable"]
 
 FORMAT, FORMAT_VERSION = "tinytransformer-checkpoint", 1
 MODEL_FILE, OPTIMIZER_FILE, META_FILE = "model.safetensors", "optimizer.safetensors", "meta.json"
@@ -76,7 +78,7 @@ def save_checkpoint(path, tensors: dict[str, np.ndarray], meta: dict,
     files[META_FILE] = json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     _recover(target)
-    _check_replaceable(target)
+    check_replaceable(target)
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
     staging.mkdir()  # not tempfile.mkdtemp: its 0700 mode would stick to the checkpoint
     try:
@@ -84,6 +86,13 @@ def save_checkpoint(path, tensors: dict[str, np.ndarray], meta: dict,
             _write_synced(staging / name, data)
         _fsync_dir(staging)
         _swap_in(staging, target)
+    except OSError as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        if e.errno == errno.ENOSPC:
+            needed = sum(len(b) for b in files.values()) / 1e6
+            raise CheckpointError(f"{target}: no space left on the device ({needed:.1f} MB "
+                                  f"needed); the previous checkpoint is intact") from e
+        raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -194,7 +203,7 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _check_replaceable(target: Path) -> None:
+def check_replaceable(target: Path) -> None:
     """Refuse to replace anything that is not a checkpoint: it would be deleted."""
     if not target.exists():
         return
@@ -210,18 +219,35 @@ def _check_replaceable(target: Path) -> None:
 # -- loading ---------------------------------------------------------------------------------
 
 
+def checkpoint_exists(path) -> bool:
+    """A checkpoint is at `path`, or the backup an interrupted save left of it."""
+    path = Path(path)
+    return path.exists() or _latest_backup(path) is not None
+
+
+def load_meta(path) -> dict:
+    """The caller's meta dict of a checkpoint (verified by its hash), without reading weights."""
+    return _read_record(_directory(path) / META_FILE)["meta"]
+
+
 def load_checkpoint(path) -> Checkpoint:
     """Read and verify the checkpoint directory `path` (see the module docstring)."""
+    directory = _directory(path)
+    record = _read_record(directory / META_FILE)
+    arrays = {name: _read_tensors(directory / name, info)
+              for name, info in record["files"].items()}
+    return Checkpoint(arrays[MODEL_FILE], record["meta"], arrays.get(OPTIMIZER_FILE), directory)
+
+
+def _directory(path) -> Path:
+    """The checkpoint directory to read: `path`, or the backup an interrupted save left."""
     target = Path(path)
     directory = target if target.exists() else _latest_backup(target)
     if directory is None:
         raise CheckpointError(f"{target}: missing (no such checkpoint directory)")
     if not directory.is_dir():
         raise CheckpointError(f"{target}: not a tinytransformer checkpoint (not a directory)")
-    record = _read_record(directory / META_FILE)
-    arrays = {name: _read_tensors(directory / name, info)
-              for name, info in record["files"].items()}
-    return Checkpoint(arrays[MODEL_FILE], record["meta"], arrays.get(OPTIMIZER_FILE), directory)
+    return directory
 
 
 def _latest_backup(target: Path) -> Path | None:

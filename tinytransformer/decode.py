@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data.vocab import BOS_ID, EOS_ID
 from .functional import log_softmax
 from .nn import KVCache, inference
-from .tensor import Tensor
 
 
 def _step_logits(model, ys, memory, src_mask, cache) -> np.ndarray:
@@ -23,7 +23,7 @@ def _step_logits(model, ys, memory, src_mask, cache) -> np.ndarray:
     return log_softmax(logits[:, -1]).data
 
 
-def greedy(model, src, max_len: int = 50, bos_id: int = 2, eos_id: int = 3,
+def greedy(model, src, max_len: int = 50, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
            use_cache: bool = True) -> list[list[int]]:
     """src [B, S] ids -> B lists of target ids (without <bos>/<eos>), argmax at each step."""
     src = np.asarray(src)
@@ -58,14 +58,9 @@ def length_penalty(n: int, alpha: float) -> float:
     return ((5.0 + n) / 6.0) ** alpha
 
 
-def _reorder(cache: KVCache, rows: np.ndarray) -> None:
-    """Keep the cached keys and values of the beams that survive, in their new order."""
-    for module, (k, v) in cache.entries.items():
-        cache.entries[module] = (Tensor(k.data[rows]), Tensor(v.data[rows]))
-
-
 def beam_search(model, src, beam_size: int = 4, max_len: int = 50, length_alpha: float = 0.6,
-                bos_id: int = 2, eos_id: int = 3, use_cache: bool = True) -> list[list[int]]:
+                bos_id: int = BOS_ID, eos_id: int = EOS_ID,
+                use_cache: bool = True) -> list[list[int]]:
     """src [B, S] ids -> B lists of target ids: the best hypothesis of a beam of `beam_size`."""
     return [_beam_one(model, np.asarray(s)[None], beam_size, max_len, length_alpha, bos_id,
                       eos_id, use_cache) for s in np.asarray(src)]
@@ -98,7 +93,7 @@ def _beam_one(model, src, k, max_len, alpha, bos_id, eos_id, use_cache) -> list[
             if _settled(finished, scores.max(), t, max_len, k, alpha):
                 break
             if cache is not None:
-                _reorder(cache, rows_kept)
+                cache.reorder(rows_kept)
         if not finished:
             finished = [(scores[0] / length_penalty(ys.shape[1] - 1, alpha), ys[0, 1:].tolist())]
     return max(finished, key=lambda f: f[0])[1]

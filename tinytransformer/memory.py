@@ -12,7 +12,7 @@ about 108 -> 82 ms (NumPy backend) and 90 -> 70 ms (Numba backend) with the limi
 `keep_freed_memory()` raises both limits with `mallopt`, so freed blocks up to 32 MiB stay in
 the heap for the next array of that size. The price is that the process keeps its peak heap
 until it exits, which is what a training run wants anyway. tinytransformer calls it once on
-import; set TINYTRANSFORMER_MALLOC=default to leave malloc alone. Elsewhere than glibc
+import; set TINYTRANSFORMER_MALLOC=default (or 0, off, false, no) to leave malloc alone. Elsewhere than glibc
 (macOS, Windows, musl) it does nothing and returns False.
 """
 
@@ -25,6 +25,7 @@ import platform
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's <malloc.h>
 MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc's largest allowed value on 64-bit machines
 TRIM_THRESHOLD = 2**30
+OFF = {"default", "0", "off", "false", "no"}  # TINYTRANSFORMER_MALLOC values that opt out
 
 
 def keep_freed_memory() -> bool:
@@ -37,5 +38,5 @@ def keep_freed_memory() -> bool:
 
 
 def _on_import() -> None:
-    if os.environ.get("TINYTRANSFORMER_MALLOC", "keep") != "default":
+    if os.environ.get("TINYTRANSFORMER_MALLOC", "keep").strip().lower() not in OFF:
         keep_freed_memory()

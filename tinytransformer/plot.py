@@ -1,8 +1,12 @@
 """Figures in one style: attention maps (tokens on the axes) and training curves.
 
-Chinese tokens need a CJK font. `find_cjk_font` looks for any installed font that has
-Chinese glyphs, whatever its name; when there is none, plotting Chinese raises
-`MissingFontError` saying how to install one, rather than drawing empty boxes.
+Chinese tokens need a CJK font. `find_cjk_font` looks for any installed font with real
+Chinese glyphs, whatever its name (placeholder fonts that draw one box for a whole Unicode
+block, such as the "Last Resort" font matplotlib ships, are refused). `use_fonts_for` keeps
+Latin text in matplotlib's default font and puts the CJK font right after it, as the fallback
+for the characters the default lacks. With no CJK font, plotting Chinese raises
+`MissingFontError` saying how to install one, rather than drawing empty boxes;
+`without_missing_glyphs` picks the maps that can still be drawn.
 """
 
 from __future__ import annotations
@@ -16,17 +20,17 @@ import numpy as np
 from matplotlib import font_manager
 
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
-# Well-known CJK families first (fast path); any font covering 中文 is accepted after them.
+# Well-known CJK families first (fast path); any font with real Chinese glyphs is accepted after.
 _KNOWN = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
           "WenQuanYi Zen Hei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "STHeiti",
           "Microsoft YaHei", "SimHei", "Arial Unicode MS", "Droid Sans Fallback", "AR PL UMing CN"]
+_PROBE = "中文的"  # three characters of one Unicode block: a real font has a glyph for each
 
 INSTALL_HINT = (
-    "no font with Chinese characters is installed, so Chinese tokens would be drawn as "
-    "empty boxes. Install one and run again:\n"
-    "  Debian/Ubuntu: sudo apt-get install fonts-wqy-microhei   (or fonts-noto-cjk)\n"
-    "  Fedora: sudo dnf install google-noto-sans-cjk-fonts\n"
-    "  macOS and Windows ship one (PingFang / Microsoft YaHei) already."
+    "no font with Chinese characters is installed (Chinese labels would be empty boxes): "
+    "install one, e.g. `sudo apt-get install fonts-wqy-microhei` on Debian/Ubuntu or "
+    "`sudo dnf install google-noto-sans-cjk-fonts` on Fedora (macOS and Windows have one), "
+    "and run again"
 )
 
 
@@ -39,11 +43,13 @@ def has_cjk(texts) -> bool:
 
 
 def _covers_chinese(path: str) -> bool:
+    """Each probe character maps to a glyph of its own; a placeholder font maps all to one."""
     try:
         font = matplotlib.ft2font.FT2Font(path)
-        return all(font.get_char_index(ord(c)) for c in "中文的")
+        glyphs = {font.get_char_index(ord(c)) for c in _PROBE}
     except Exception:  # unreadable or unusual font files are simply skipped
         return False
+    return len(glyphs) == len(_PROBE) and 0 not in glyphs
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,23 +68,30 @@ def find_cjk_font() -> str | None:
             except Exception:
                 continue
     for f in fm.ttflist:
-        if _covers_chinese(f.fname):
+        if "Last Resort" not in f.name and _covers_chinese(f.fname):
             return f.name
     return None
 
 
 def use_fonts_for(texts) -> None:
-    """Make matplotlib able to draw `texts`: add a CJK font in front when they need one."""
+    """Make matplotlib able to draw `texts`: a CJK font as the fallback when they need one."""
     if not has_cjk(texts):
         return
     name = find_cjk_font()
     if name is None:
         raise MissingFontError(INSTALL_HINT)
-    families = plt.rcParams["font.sans-serif"]
-    if families[:1] != [name]:
-        plt.rcParams["font.sans-serif"] = [name, *[f for f in families if f != name]]
+    families = [f for f in plt.rcParams["font.sans-serif"] if f != name]
+    plt.rcParams["font.sans-serif"] = [families[0], name, *families[1:]]  # Latin first
     plt.rcParams["font.family"] = "sans-serif"
     plt.rcParams["axes.unicode_minus"] = False
+
+
+def without_missing_glyphs(maps: dict) -> tuple[dict, list[str]]:
+    """(the maps that can be drawn, the names of those left out for want of a CJK font)."""
+    if find_cjk_font() is not None:
+        return maps, []
+    left_out = [k for k, (_, keys, queries) in maps.items() if has_cjk([*keys, *queries])]
+    return {k: v for k, v in maps.items() if k not in left_out}, left_out
 
 
 def attention_axes(ax, weights: np.ndarray, keys: list[str], queries: list[str], title: str = ""):

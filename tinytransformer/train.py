@@ -6,44 +6,71 @@
 A run folder holds `latest/` and `best/` checkpoints (weights, optimizer state, vocabularies,
 configs, RNG states and history), and `curves.png`. Resuming restores all of it and continues
 with the batch it stopped before, so a resumed run computes the same losses as an
-uninterrupted one. Ctrl-C saves `latest/` and returns.
+uninterrupted one. Ctrl-C saves `latest/` and returns. A new run never replaces an existing
+one silently, and a step whose loss or gradient is not finite stops the run before the
+optimizer touches the weights, so no NaN is ever saved (`runs.py`).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import functional as F
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import Vocab, load_tsv, make_batches, split_pairs, toy_splits
+from .data import DataError, Vocab, load_tsv, make_batches, split_pairs, toy_splits
 from .data.tokenize import tokenize_en, tokenize_zh
 from .models import Transformer, TransformerConfig
+from .models.config import known_fields
 from .nn import inference
 from .optim import AdamW, clip_grad_norm, noam_lr
+from .runs import clear_run, data_changed, fingerprint, open_run
 from .translate import bleu, translate
+from .values import (
+    check_fields,
+    nonnegative_float,
+    option,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 
 @dataclass
 class TrainConfig:
-    data: str | None = None  # a .tsv of sentence pairs; None: the built-in toy corpus
-    max_words: int = 10  # TSV: keep pairs with at most this many English tokens
-    steps: int = 1500
-    minutes: float | None = None  # stop earlier when this much wall time has passed
-    batch_size: int = 64
-    lr_factor: float = 1.0
-    warmup: int = 400
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.1
-    clip: float = 1.0
-    eval_every: int = 500
-    eval_sentences: int = 500  # validation sentences decoded for BLEU
-    min_freq: int = 1
-    seed: int = 0
-    model: dict = field(default_factory=dict)  # TransformerConfig overrides (d_model, ...)
+    """A training run's settings; the command line's flags are built from these fields."""
+
+    data: str | None = option(None, "tab-separated sentence pairs (Tatoeba/Anki format); "
+                                    "default: the built-in toy corpus")
+    max_words: int = option(10, "--data: keep pairs of at most this many English tokens",
+                            positive_int)
+    valid_size: int | None = option(None, "--data: validation pairs (default: 5 percent of "
+                                          "the pairs, at most 1000, at least 1)", positive_int)
+    test_size: int | None = option(None, "--data: test pairs (default as --valid-size)",
+                                   positive_int)
+    steps: int = option(1500, "training steps", positive_int)
+    minutes: float | None = option(None, "stop after this much wall time", positive_float)
+    batch_size: int = option(64, "sentences per step", positive_int)
+    lr_factor: float = option(1.0, "scales the learning-rate schedule", positive_float)
+    warmup: int = option(400, "warm-up steps of the schedule", positive_int)
+    weight_decay: float = option(0.0, "AdamW's decoupled weight decay", nonnegative_float)
+    label_smoothing: float = option(0.1, "label smoothing of the training loss", probability)
+    clip: float = option(1.0, "clip the gradient norm to this", positive_float)
+    eval_every: int = option(500, "steps between evaluations and checkpoints", positive_int)
+    eval_sentences: int = option(500, "validation sentences decoded for BLEU", positive_int)
+    min_freq: int = option(1, "vocabulary threshold (occurrences)", positive_int)
+    seed: int = option(0, "random seed (data order, weights, dropout)")
+    model: dict = option({}, "TransformerConfig fields (d_model, num_heads, ...) other than "
+                             "the vocabulary sizes, which come from the data")
+
+    def __post_init__(self):
+        check_fields(self)
+        # the model fields are checked now, with stand-in vocabulary sizes, not after the data
+        TransformerConfig(src_vocab=1, tgt_vocab=1, **known_fields(TransformerConfig, self.model))
 
 
 @dataclass
@@ -58,13 +85,24 @@ class Corpus:
                 [self.tgt_vocab.encode(tokenize_zh(zh)) for _, zh in pairs])
 
 
+def held_out_size(n_pairs: int) -> int:
+    """Validation (and test) pairs held out of n: 5 %, at most 1000, at least 1."""
+    return max(1, min(1000, round(0.05 * n_pairs)))
+
+
 def load_corpus(cfg: TrainConfig, vocabs: tuple[Vocab, Vocab] | None = None) -> Corpus:
     """The toy corpus or a TSV file, split, with vocabularies built on the training part."""
     if cfg.data is None:
         splits = toy_splits(seed=cfg.seed)
     else:
-        splits = split_pairs(load_tsv(cfg.data, max_len=cfg.max_words), n_valid=1000,
-                             n_test=1000, seed=cfg.seed)
+        pairs = load_tsv(cfg.data, max_len=cfg.max_words)
+        n_valid = cfg.valid_size or held_out_size(len(pairs))
+        n_test = cfg.test_size or held_out_size(len(pairs))
+        if len(pairs) < n_valid + n_test + 1:
+            raise DataError(f"{cfg.data}: {len(pairs)} pairs of at most {cfg.max_words} English "
+                            f"words, too few to hold out {n_valid} for validation and {n_test} "
+                            f"for test and train on the rest")
+        splits = split_pairs(pairs, n_valid=n_valid, n_test=n_test, seed=cfg.seed)
     if vocabs is None:
         train = splits["train"]
         vocabs = (Vocab.build((tokenize_en(en) for en, _ in train), min_freq=cfg.min_freq),
@@ -84,23 +122,38 @@ def evaluate_loss(model, batches, label_smoothing: float) -> float:
     return total / max(count, 1)
 
 
-class Trainer:
-    """Holds a run: model, optimizer, data, counters; `run()` trains, `save()` checkpoints."""
+class NonFiniteError(FloatingPointError):
+    """A training step produced a NaN or Inf loss or gradient; nothing of it was saved."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: str | Path, resume: bool = False, log=print):
+
+class Trainer:
+    """Holds a run: model, optimizer, data, counters; `run()` trains, `save()` checkpoints.
+
+    `resume` continues `run_dir/latest`; otherwise an existing run in `run_dir` is refused
+    unless `overwrite` (then its checkpoints are deleted once the new run is ready to start).
+    """
+
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
+                 overwrite: bool = False, log=print):
         self.run_dir, self.log = Path(run_dir), log
-        latest = self.run_dir / "latest"
-        ckpt = load_checkpoint(latest) if resume and latest.exists() else None
+        latest = open_run(self.run_dir, resume, overwrite)
+        ckpt = load_checkpoint(latest) if latest else None
         if ckpt is not None:  # the run's own config; only how long to go on is the caller's
             cfg = replace(TrainConfig(**ckpt.meta["train_config"]), steps=cfg.steps,
                           minutes=cfg.minutes)
             vocabs = tuple(Vocab.from_json(ckpt.meta[k]) for k in ("src_vocab", "tgt_vocab"))
-        elif resume:
-            log(f"no checkpoint in {latest}: starting a new run")
+            self.data_file = ckpt.meta.get("data_file")
+            if (warning := data_changed(self.data_file)) is not None:
+                log(f"warning: {warning}")
+        elif cfg.data is not None:  # remembered by absolute path and hash: runs from anywhere
+            self.data_file = fingerprint(cfg.data)
+            cfg = replace(cfg, data=self.data_file["path"])
+        else:
+            self.data_file = None
         self.cfg = cfg
         self.corpus = load_corpus(cfg, vocabs if ckpt else None)
-        mc = {"dropout": 0.1, "seed": cfg.seed, **cfg.model,
-              "src_vocab": len(self.corpus.src_vocab), "tgt_vocab": len(self.corpus.tgt_vocab)}
+        mc = {"seed": cfg.seed, **cfg.model, "src_vocab": len(self.corpus.src_vocab),
+              "tgt_vocab": len(self.corpus.tgt_vocab)}
         self.model = Transformer(TransformerConfig.from_dict(mc))
         self.opt = AdamW(self.model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9,
                          weight_decay=cfg.weight_decay)
@@ -110,6 +163,8 @@ class Trainer:
         if ckpt is not None:
             self._restore(ckpt)
             log(f"resumed {latest} at step {self.step}")
+        elif overwrite:
+            clear_run(self.run_dir)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def meta(self) -> dict:
@@ -117,7 +172,8 @@ class Trainer:
                 "src_vocab": self.corpus.src_vocab.to_json(),
                 "tgt_vocab": self.corpus.tgt_vocab.to_json(), "step": self.step,
                 "rng": self.model.rng.bit_generator.state, "history": self.history,
-                "best_bleu": self.best_bleu}
+                "best_bleu": self.best_bleu, "data_file": self.data_file,
+                "best": {"name": "valid BLEU", "value": self.best_bleu}}
 
     def save(self, name: str) -> Path:
         return save_checkpoint(self.run_dir / name, self.model.state_dict(), self.meta(),
@@ -147,11 +203,22 @@ class Trainer:
                                label_smoothing=cfg.label_smoothing)
         self.opt.zero_grad()
         loss.backward()
-        clip_grad_norm(self.model.parameters(), cfg.clip)
+        norm = clip_grad_norm(self.model.parameters(), cfg.clip)
+        lr = cfg.lr_factor * noam_lr(self.step + 1, model.config.d_model, cfg.warmup)
+        if not (math.isfinite(loss.item()) and math.isfinite(norm)):
+            raise NonFiniteError(self._non_finite(loss.item(), norm, lr))
         self.step += 1
-        self.opt.lr = cfg.lr_factor * noam_lr(self.step, model.config.d_model, cfg.warmup)
+        self.opt.lr = lr
         self.opt.step()
         return loss.item()
+
+    def _non_finite(self, loss: float, norm: float, lr: float) -> str:
+        saved = [h["step"] for h in self.history if "valid_loss" in h]  # checkpointed steps
+        last = (f"the last good checkpoint is {self.run_dir / 'latest'} (step {saved[-1]})"
+                if saved else "no checkpoint was saved yet")
+        return (f"step {self.step + 1}: loss {loss:.4g}, gradient norm {norm:.4g} at learning "
+                f"rate {lr:.3g}: stopped before updating the weights; {last}. A lower "
+                f"--lr-factor or a longer --warmup usually helps")
 
     def evaluate(self) -> dict:
         n = self.cfg.eval_sentences
@@ -190,7 +257,8 @@ class Trainer:
             bar.close()
             self.log(f"interrupted at step {self.step}: saved {self.save('latest')}")
             return self.history
-        bar.close()
+        finally:
+            bar.close()
         if self.step % cfg.eval_every:
             self._checkpoint(None)
         save_curves(self.history, self.run_dir / "curves.png")

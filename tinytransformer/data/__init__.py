@@ -13,7 +13,7 @@ from .tokenize import detokenize_en, detokenize_zh, tokenize_en, tokenize_zh
 from .toy import ToyExample, toy_examples, toy_pairs
 from .toy_lexicon import lexicon_size
 from .toy_splits import held_out, toy_split_examples, toy_splits
-from .tsv import SAMPLE_TSV, DataError, load_tsv, split_pairs
+from .tsv import SAMPLE_TSV, DataError, load_tsv, read_text_lines, split_pairs
 from .vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocab
 
 __all__ = [
@@ -21,6 +21,6 @@ __all__ = [
     "tokenize_en", "tokenize_zh", "detokenize_en", "detokenize_zh",
     "ToyExample", "toy_examples", "toy_pairs", "toy_splits", "toy_split_examples", "held_out",
     "lexicon_size",
-    "DataError", "load_tsv", "split_pairs", "SAMPLE_TSV",
+    "DataError", "load_tsv", "read_text_lines", "split_pairs", "SAMPLE_TSV",
     "Vocab", "SPECIALS", "PAD_ID", "UNK_ID", "BOS_ID", "EOS_ID",
 ]

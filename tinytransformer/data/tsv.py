@@ -32,6 +32,12 @@ def _read_lines(path: Path) -> list[str]:
     return text.split("\n")
 
 
+def read_text_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file, "\\r\\n" accepted; a decoding error names the line."""
+    lines = [line.rstrip("\r") for line in _read_lines(Path(path))]
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _fields(path: Path, number: int, line: str) -> list[str]:
     fields = line.split("\t")
     if not 2 <= len(fields) <= 3:
