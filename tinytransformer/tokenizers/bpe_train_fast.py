@@ -60,34 +60,49 @@ def _pop_best(heap: list, counts: dict) -> tuple[int, int] | None:
 def _apply(pair, new_id: int, pieces: list, freqs: list, counts: dict, where: dict) -> set:
     """Merge `pair` into `new_id` in every piece that has it; return the pairs with new_id.
 
-    Only pairs that touch a merged place change, so only those are subtracted (old piece) and
-    added (new piece). `where` is lazy too: a piece stays listed under a pair it lost, and is
-    skipped when its turn comes (no occurrence found).
+    Only the pairs beside a merged place change: (x, a) and (b, y) lose n = the piece's count,
+    (x, z) and (z, y) gain n; "a b a b" -> "z z" loses (b, a) once and gains (z, z) once.
+    `where` is lazy: a piece stays listed under a pair it lost, and is skipped when its turn
+    comes (no occurrence found).
     """
+    a, b = pair
     created = set()
     for k in where.pop(pair):
-        old, n = pieces[k], freqs[k]
-        starts = _occurrences(old, pair)
+        old = pieces[k]
+        starts = _occurrences(old, a, b)
         if not starts:
             continue
-        new = _merged(old, starts, new_id)
-        for j in _touching(starts, (-1, 0, 1), len(old)):
-            p = old[j], old[j + 1]
-            counts[p] -= n
-            if counts[p] == 0:
-                del counts[p]
-        for j in _touching([s - m for m, s in enumerate(starts)], (-1, 0), len(new)):
-            p = new[j], new[j + 1]
-            counts[p] += n
-            where[p].add(k)
-            created.add(p)
+        new, n, prev = _merged(old, starts, new_id), freqs[k], -2
+        for m, s in enumerate(starts):
+            q, joined = s - m, s == prev + 2  # q: where z sits in `new`
+            if s > 0 and not joined:
+                _lose(counts, (old[s - 1], a), n)
+                _gain(counts, where, created, (new[q - 1], new_id), n, k)
+            if s + 2 < len(old):
+                _lose(counts, (b, old[s + 2]), n)
+                _gain(counts, where, created, (new_id, new[q + 1]), n, k)
+            prev = s
         pieces[k] = new
+    counts.pop(pair, None)  # every (a, b) is gone
     return created
 
 
-def _occurrences(piece: list, pair) -> list[int]:
-    """Start positions of `pair`, left to right, not overlapping (as `merge_word` merges)."""
-    a, b = pair
+def _lose(counts: dict, p: tuple, n: int) -> None:
+    left = counts[p] - n
+    if left:
+        counts[p] = left
+    else:
+        del counts[p]
+
+
+def _gain(counts: dict, where: dict, created: set, p: tuple, n: int, k: int) -> None:
+    counts[p] += n
+    where[p].add(k)
+    created.add(p)
+
+
+def _occurrences(piece: list, a: int, b: int) -> list[int]:
+    """Start positions of (a, b), left to right, not overlapping (as `merge_word` merges)."""
     starts, i, last = [], 0, len(piece) - 1
     while True:
         try:
@@ -108,8 +123,3 @@ def _merged(piece: list, starts: list[int], new_id: int) -> list:
         out.append(new_id)
         prev = s + 2
     return out + piece[prev:]
-
-
-def _touching(places: list[int], offsets: tuple, length: int) -> list[int]:
-    """Pair indices j (pair = piece[j], piece[j + 1]) at place + offset, inside the piece."""
-    return sorted({p + o for p in places for o in offsets if 0 <= p + o < length - 1})
