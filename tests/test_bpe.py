@@ -147,6 +147,17 @@ def test_fast_trainer_learns_the_readable_trainers_merges(name, min_count):
     assert len(readable) > 0
 
 
+def test_fast_trainer_on_real_chinese_text():
+    """Debian's Chinese quotations (fortunes-zh), a slice; the timing of 4,000 merges on all
+    2 MB is `python -m tinytransformer.tokenizers.bench`."""
+    from tinytransformer.tokenizers.bench import fortunes
+    text = fortunes(chinese=True)[20000:26000]
+    if not text:
+        pytest.skip("fortunes-zh is not installed (apt-get install fortunes-zh)")
+    words = count_words(text, "gpt2")
+    assert learn_merges_fast(words, 120) == learn_merges(words, 120)
+
+
 def _naive_encode(tok, text):
     """minbpe's encoder: apply each learned merge, in the order learned, to every piece."""
     out = []

@@ -3,10 +3,10 @@
 Recounting every pair each round costs (merges x text). But a merge of (a, b) into z only
 changes the pieces that contain a, b, so we keep
     counts[(a, b)]   the weighted pair counts of `count_pairs`, updated in place
-    where[(a, b)]    the pieces that contain (a, b)
+    where[(a, b)]    the pieces that contain (a, b), or did once
     heap             (-count, a, b) entries: the top is the most frequent pair, ties the
                      smallest (a, b), exactly `best_pair`'s order
-and on each merge subtract the old pairs of each affected piece and add its new ones.
+and on each merge change only the counts of the pairs beside each merged place.
 
 The heap is lazy: a count that falls leaves its old entry behind. A popped entry whose count is
 no longer true is pushed back with the true count (pairs that do not contain the new token only
