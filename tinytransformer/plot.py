@@ -80,9 +80,10 @@ def use_fonts_for(texts) -> None:
     name = find_cjk_font()
     if name is None:
         raise MissingFontError(INSTALL_HINT)
-    families = [f for f in plt.rcParams["font.sans-serif"] if f != name]
-    plt.rcParams["font.sans-serif"] = [families[0], name, *families[1:]]  # Latin first
-    plt.rcParams["font.family"] = "sans-serif"
+    # matplotlib falls back glyph by glyph only along font.family's list of named families
+    latin = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(
+        family=["sans-serif"]))).family_name
+    plt.rcParams["font.family"] = [latin, name]
     plt.rcParams["axes.unicode_minus"] = False
 
 
