@@ -19,8 +19,8 @@ def pytest_configure(config):
     # pyproject.toml's [tool.pytest.ini_options] would be the usual place; registered here so
     # that `pytest --strict-markers` knows it. `pytest -m "not slow"` is the fast suite.
     config.addinivalue_line(
-        "markers", "slow: takes more than a few seconds (notebooks, the no-JIT kernel suite); "
-        "deselect with -m \"not slow\"")
+        "markers", "slow: more than ~5 s: executes the notebooks, re-runs the kernel suite "
+        "without JIT, or trains a model for tens of steps (deselect with -m \"not slow\")")
 
 
 @pytest.fixture(params=["numpy", "numba"])

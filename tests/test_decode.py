@@ -1,8 +1,12 @@
 """decode: greedy and beam search on a tiny trained translator (conftest's `trained`), with
 and without the key/value cache."""
 
+import pytest
+
 from tinytransformer.decode import beam_search, greedy
 from tinytransformer.translate import encode_sources
+
+pytestmark = pytest.mark.slow  # the tiny translator trains first (conftest's `trained`, ~8 s)
 
 
 def test_cached_and_uncached_decoding_agree(trained):

@@ -218,6 +218,7 @@ def learn(task, max_steps=400):
 
 # Measured (seed 0, both backends): copy is 100% right after 200 steps, reversal after 125;
 # over seeds 0-4 both tasks took 100-200 steps (about 1-2 s on one core).
+@pytest.mark.slow  # up to 400 training steps, each task on each backend
 @pytest.mark.parametrize("task", ["copy", "reverse"])
 def test_tiny_model_learns_the_task(task):
     steps = learn(task)

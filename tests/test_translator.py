@@ -17,6 +17,7 @@ def losses(history):
     return [h["train_loss"] for h in history if "train_loss" in h]
 
 
+@pytest.mark.slow  # trains the tiny translator (conftest's `trained`)
 def test_loss_falls(trained):
     run, trainer = trained
     train = losses(trainer.history)
@@ -25,7 +26,7 @@ def test_loss_falls(trained):
     assert (run / "curves.png").stat().st_size > 1000
 
 
-@pytest.mark.slow  # three training runs
+@pytest.mark.slow  # three training runs, 24 steps in all
 def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     whole = Trainer(tiny_config(steps=12, eval_every=6), tmp_path / "a", log=lambda *a: None)
     whole.run(progress=False)
@@ -53,6 +54,7 @@ def test_ctrl_c_saves_latest_and_stops(tmp_path, monkeypatch):
     assert ckpt.meta["step"] == 4
 
 
+@pytest.mark.slow  # trained
 def test_commands_run_end_to_end(trained, tmp_path, capsys):
     run, _ = trained
     best = str(run / "best")
@@ -72,6 +74,7 @@ def test_commands_run_end_to_end(trained, tmp_path, capsys):
         assert "left out decoder_self, cross" in err and "fonts-wqy-microhei" in err
 
 
+@pytest.mark.slow  # trained
 def test_attention_figure_has_a_panel_per_layer_and_head(trained):
     if find_cjk_font() is None:
         pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei)")
