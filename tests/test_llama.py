@@ -4,6 +4,8 @@
 gradient-checked against finite differences. No big files: the real model is in
 test_llama_parity.py."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -341,6 +343,8 @@ def test_kv_cache_decoding_equals_full_forward():
         steps = [model(ids[:, :3], cache=cache).data]
         steps += [model(ids[:, t:t + 1], cache=cache).data for t in range(3, 70)]
     assert cache.offset == 70
+    k, _ = cache.entries[model.layers[0].self_attn]  # [B, H_kv, 70, D], a view of a buffer
+    assert k.shape == (2, 2, 70, 4) and k.data.base.shape[2] > 70  # grown once, from 64
     assert_close(np.concatenate(steps, axis=1), full, "cached vs full logits", 1e-12)
 
 
@@ -449,3 +453,61 @@ def test_llama_gradcheck():
     ids = np.random.default_rng(14).integers(0, 50, (1, 4))
     report = gradcheck(lambda *ps: model(ids), *model.parameters(), max_elements=40)
     assert report.passed, report
+
+
+def write_tiny_gguf(path, model, extra_tensor=None):
+    """`model` as llama.cpp would store it, written with PyPI's gguf: float32 tensors, W_q and
+    W_k permuted to the interleaved layout, the config in the `llama.*` metadata."""
+    gguf = pytest.importorskip("gguf")
+    from tinytransformer.models.llama import gguf_names
+
+    c, state = model.config, model.state_dict()
+    w = gguf.GGUFWriter(str(path), arch="llama")
+    for add, value in ((w.add_block_count, c.num_layers), (w.add_embedding_length, c.d_model),
+                       (w.add_feed_forward_length, c.d_ff), (w.add_head_count, c.num_heads),
+                       (w.add_head_count_kv, c.num_kv_heads), (w.add_context_length, c.max_len),
+                       (w.add_rope_freq_base, c.rope_theta), (w.add_layer_norm_rms_eps, c.rms_eps)):
+        add(value)
+    for name, ours in gguf_names(c).items():
+        t = state[ours].astype(np.float32)
+        if ".attn_q." in name or ".attn_k." in name:
+            t = nn.permute_qk(t, c.num_heads if ".attn_q." in name else c.num_kv_heads)
+        w.add_tensor(name, t)
+    if extra_tensor:
+        w.add_tensor(extra_tensor, np.ones(4, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def tiny_float32_llama(tie=True):
+    """The tiny random model in float32, with GGUF's float32 epsilon (the file stores f32)."""
+    model, _ = tiny_llama(tie)
+    config = dataclasses.replace(model.config, dtype="float32", rms_eps=float(np.float32(1e-5)))
+    small = Llama(config)
+    small.load_state_dict(model.state_dict())
+    return small
+
+
+@pytest.mark.parametrize("tie", [True, False], ids=["tied", "untied"])
+def test_from_gguf_reads_a_tiny_file(tmp_path, tie):
+    model = tiny_float32_llama(tie)
+    write_tiny_gguf(tmp_path / "tiny.gguf", model)
+    loaded = Llama.from_gguf(tmp_path / "tiny.gguf")
+    assert loaded.config == model.config
+    for (name, p), (_, q) in zip(model.named_parameters(), loaded.named_parameters()):
+        assert np.array_equal(p.data, q.data), name  # W_q, W_k: un-permuted exactly
+    ids = np.random.default_rng(15).integers(0, 50, (1, 6))
+    assert np.array_equal(model(ids).data, loaded(ids).data)
+
+
+def test_from_gguf_refuses_what_it_would_misread(tmp_path):
+    model = tiny_float32_llama()
+    write_tiny_gguf(tmp_path / "rope_freqs.gguf", model, extra_tensor="rope_freqs.weight")
+    with pytest.raises(ValueError, match="tensors this model does not use: rope_freqs.weight"):
+        Llama.from_gguf(tmp_path / "rope_freqs.gguf")
+    from tinytransformer.models.llama import gguf_config
+
+    with pytest.raises(ValueError, match="architecture is 'gpt2'"):
+        gguf_config({"general.architecture": "gpt2"}, {})

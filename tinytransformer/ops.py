@@ -287,7 +287,8 @@ def split(x: Tensor, sections, axis: int = 0) -> list[Tensor]:
 def expit(z: np.ndarray) -> np.ndarray:
     """sigma(z) = 1 / (1 + exp(-z)) on a NumPy array, without overflow: exp(-|z|) <= 1."""
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    r = 1 / (1 + e)
+    return np.where(z >= 0, r, e * r)
 
 
 def sigmoid(x: Tensor) -> Tensor:

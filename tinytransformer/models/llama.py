@@ -32,7 +32,7 @@ from ..nn import (
     SwiGLU,
     unpermute_qk,
 )
-from ..tensor import Tensor
+from ..tensor import DEFAULT_DTYPE, Tensor
 from .config import DTYPES, ConfigMixin, token_ids
 
 
@@ -107,7 +107,8 @@ class Llama(Module):
         self.layers = ModuleList(LlamaBlock(c, rng) for _ in range(c.num_layers))
         self.norm = RMSNorm(c.d_model, c.rms_eps)
         self.lm_head = None if c.tie_embeddings else Linear(c.d_model, c.vocab_size, False, rng)
-        self.to(c.dtype)
+        if np.dtype(c.dtype) != DEFAULT_DTYPE:  # the layers are built in float32
+            self.to(c.dtype)
 
     def forward(self, tokens, cache: KVCache | None = None, need_weights: bool = False):
         """tokens [B, T] -> logits [B, T, V] (, a list of per-layer weights [B, H, T, T_k])
@@ -165,14 +166,11 @@ class Llama(Module):
 
         f = source if isinstance(source, GGUFFile) else GGUFFile(source)
         try:
-            config = gguf_config(f.metadata, f.tensors, dtype)
-            state = {ours: _gguf_tensor(f, name, config) for name, ours in
-                     gguf_names(config).items()}
+            model = cls(gguf_config(f.metadata, f.tensors, dtype))
+            _load_gguf(model, f)
         finally:
             if f is not source:
                 f.close()
-        model = cls(config)
-        model.load_state_dict(state)
         return model
 
 
@@ -220,6 +218,21 @@ def gguf_config(metadata: dict, tensors: dict, dtype: str = "float32") -> LlamaC
         raise ValueError(f"Llama.from_gguf: RoPE over {get('rope.dimension_count')} of the "
                          f"{c.head_dim} dims of a head (partial rotary) is not supported")
     return c
+
+
+def _load_gguf(model: Llama, f) -> None:
+    """Each parameter replaced by its GGUF tensor, one at a time (one extra tensor in memory)."""
+    names, params = gguf_names(model.config), dict(model.named_parameters())
+    unknown = sorted(set(f.tensors) - set(names))
+    if unknown:  # e.g. LLaMA 3.1's rope_freqs.weight: ignoring it would change the model
+        raise ValueError(f"Llama.from_gguf: {f.path.name} has tensors this model does not "
+                         f"use: {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
+    for name, ours in names.items():
+        w, p = _gguf_tensor(f, name, model.config), params[ours]
+        if w.shape != p.shape:
+            raise ValueError(f"Llama.from_gguf: {f.path.name}'s {name} has shape {w.shape}, "
+                             f"but {ours} needs {p.shape} (config from the file's metadata)")
+        p.data = w.astype(p.dtype, copy=False)
 
 
 def _gguf_tensor(f, name: str, c: LlamaConfig) -> np.ndarray:

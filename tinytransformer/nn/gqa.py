@@ -127,7 +127,8 @@ def _append(past, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
 
     With gradients on, `concatenate` keeps the graph. Without (decoding), each entry is a view
     of a buffer with spare room along the time axis that doubles when full, so appending a
-    token copies only that token's keys and values (amortised), not the whole cache.
+    token copies only that token's keys and values (amortised), not the whole cache. So an
+    entry is extended once: to branch a cache, copy its arrays (`KVCache.reorder` does).
     """
     if past is None:
         return k, v
