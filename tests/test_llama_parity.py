@@ -31,6 +31,8 @@ SEQUENCES = {"chat": CHAT, "fox": FOX,
              "random ids": np.random.default_rng(0).integers(0, 49152, 24).tolist()}
 TOL = 1e-3  # max |ours - theirs| / (max - min of their logits), both in float32
 
+pytestmark = pytest.mark.slow  # about a minute on a quiet machine, most of it transformers' load
+
 
 def gguf_path():
     try:
