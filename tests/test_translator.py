@@ -100,6 +100,7 @@ def test_malformed_data_file_names_file_and_line(tmp_path):
         Trainer(tiny_config(data=str(bad)), tmp_path / "run")
 
 
+@pytest.mark.slow  # builds the toy corpus, trains and evaluates twice: 3-8 s
 def test_without_progress_bar_evaluations_go_through_log(tmp_path, capsys):
     lines = []
     Trainer(tiny_config(steps=4, eval_every=2), tmp_path, log=lines.append).run(progress=False)
