@@ -79,7 +79,8 @@ class Corpus:
     src_vocab: Vocab
     tgt_vocab: Vocab
 
-    def encode(self, split: str) -> tuple[list[list[int]], list[list[int]]]:
+    def token_ids(self, split: str) -> tuple[list[list[int]], list[list[int]]]:
+        """(source ids, target ids) of a split, as the vocabularies encode its sentences."""
         pairs = self.splits[split]
         return ([self.src_vocab.encode(tokenize_en(en)) for en, _ in pairs],
                 [self.tgt_vocab.encode(tokenize_zh(zh)) for _, zh in pairs])
@@ -158,7 +159,8 @@ class Trainer:
         self.opt = AdamW(self.model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9,
                          weight_decay=cfg.weight_decay)
         self.step, self.history, self.best_bleu = 0, [], -1.0
-        self.train_ids, self.valid_ids = self.corpus.encode("train"), self.corpus.encode("valid")
+        self.train_ids = self.corpus.token_ids("train")
+        self.valid_ids = self.corpus.token_ids("valid")
         self.valid_batches = make_batches(*self.valid_ids, batch_size=100)
         if ckpt is not None:
             self._restore(ckpt)
