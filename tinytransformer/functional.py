@@ -14,7 +14,7 @@ import numpy as np
 
 from . import kernels
 from .ops import expit, relu, sigmoid, tanh, where
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, as_array, as_tensor
 
 __all__ = [
     "linear", "softmax", "log_softmax", "relu", "tanh", "gelu", "layer_norm", "cross_entropy",
@@ -163,7 +163,7 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     "sum") or [...] ("none"; ignored positions give 0). If every target is ignored the
     mean is 0, not NaN.
     """
-    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    target = as_array(target)
     V = logits.shape[-1]
     if logits.shape[:-1] != target.shape:
         raise ValueError(f"cross_entropy: logits {logits.shape} need target of shape "
@@ -204,7 +204,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
 
 def embedding(ids, weight: Tensor) -> Tensor:
     """out[...] = weight[ids[...]]: a row lookup.  ids [...] ints, weight [V, C] -> [..., C]"""
-    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    ids = as_array(ids)
     V = weight.shape[0]
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
@@ -228,7 +228,7 @@ def _attention_mask(mask, shape: tuple) -> np.ndarray | None:
     """Check a boolean mask (True = may attend) and broadcast it to [B, H, T_q, T_k]."""
     if mask is None:
         return None
-    mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    mask = as_array(mask)
     if mask.dtype != bool:
         raise TypeError(f"attention: mask must be boolean (True = may attend), got {mask.dtype}")
     try:

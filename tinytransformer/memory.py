@@ -12,8 +12,8 @@ about 108 -> 82 ms (NumPy backend) and 90 -> 70 ms (Numba backend) with the limi
 `keep_freed_memory()` raises both limits with `mallopt`, so freed blocks up to 32 MiB stay in
 the heap for the next array of that size. The price is that the process keeps its peak heap
 until it exits, which is what a training run wants anyway. tinytransformer calls it once on
-import; set TINYTRANSFORMER_MALLOC=default (or 0, off, false, no) to leave malloc alone. Elsewhere than glibc
-(macOS, Windows, musl) it does nothing and returns False.
+import; set TINYTRANSFORMER_MALLOC=default (or 0, off, false, no) to leave malloc alone.
+Elsewhere than glibc (macOS, Windows, musl) it does nothing and returns False.
 """
 
 from __future__ import annotations

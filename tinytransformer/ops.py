@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
-from .tensor import Scatter, Tensor, as_tensor
+from .tensor import Scatter, Tensor, as_array, as_tensor
 
 
 def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
@@ -143,7 +143,7 @@ def relu(x: Tensor) -> Tensor:
 
 def where(cond, a, b) -> Tensor:
     """out = a where cond else b; `cond` is a boolean array (not differentiable)."""
-    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    cond = as_array(cond, dtype=bool)
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
     try:
@@ -225,9 +225,13 @@ def transpose(x: Tensor, *axes) -> Tensor:
     return permute(x, *axes)
 
 
+def _index_part(i):
+    """A part of an index as NumPy takes it: a Tensor's array; ints and slices as they are."""
+    return i.data if isinstance(i, Tensor) else i
+
+
 def getitem(x: Tensor, index) -> Tensor:
-    index = tuple(i.data if isinstance(i, Tensor) else i for i in index) \
-        if isinstance(index, tuple) else (index.data if isinstance(index, Tensor) else index)
+    index = tuple(map(_index_part, index)) if isinstance(index, tuple) else _index_part(index)
     try:
         out = x.data[index]
     except IndexError as e:
@@ -356,7 +360,7 @@ def _along_axis(x: Tensor, indices, axis: int, grid: tuple, op: str) -> Tensor:
 
     Built as one integer-array index, so `getitem` does the work and its backward is the
     scatter-add: dL/dx[..., j, ...] = sum of g where indices == j (repeats add up)."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = as_array(indices)
     if idx.dtype.kind not in "iu" or idx.ndim != x.ndim:
         raise ValueError(f"{op}: indices must be integers with as many axes as x {x.shape}, "
                          f"got {idx.dtype} {idx.shape}")
@@ -384,7 +388,7 @@ def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
 def gather(x: Tensor, axis: int, index) -> Tensor:
     """out[i][j][k] = x[index[i][j][k]][j][k] for axis 0, ... (torch.gather; out has index's
     shape, which may be smaller than x's on the other axes)."""
-    index_shape = np.shape(np.asarray(index.data if isinstance(index, Tensor) else index))
+    index_shape = np.shape(as_array(index))
     if len(index_shape) != x.ndim or any(
             m > n for d, (m, n) in enumerate(zip(index_shape, x.shape)) if d != axis % x.ndim):
         raise ValueError(f"gather: index {index_shape} must have the axes of x {x.shape} and "

@@ -161,7 +161,7 @@ class Tensor:
                     "it first (e.g. .sum() or .mean())"
                 )
             grad = np.ones_like(self.data)
-        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        grad = as_array(grad, dtype=self.dtype)
         if grad.shape != self.shape:
             raise ValueError(f"backward(): grad has shape {grad.shape}, tensor has {self.shape}")
 
@@ -244,6 +244,11 @@ def _reverse_topological(root: Tensor) -> list[Tensor]:
             stack.pop()
             order.append(node)
     return order[::-1]
+
+
+def as_array(x, dtype=None) -> np.ndarray:
+    """The array inside a Tensor, or `x` as an array: ids, masks and indices may come as either."""
+    return np.asarray(x.data if isinstance(x, Tensor) else x, dtype=dtype)
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:

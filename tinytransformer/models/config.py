@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import as_array
 
 DTYPES = ("float32", "float64")
 
@@ -52,7 +52,7 @@ def known_fields(cls, d: dict) -> dict:
 
 def token_ids(ids) -> np.ndarray:
     """Token ids as an integer array [B, T]."""
-    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    ids = as_array(ids)
     if ids.ndim != 2 or ids.dtype.kind not in "iu":
         raise ValueError(f"token ids must be an integer array [B, T], got {ids.dtype} {ids.shape}")
     return ids

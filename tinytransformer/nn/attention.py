@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import functional as F
 from ..ops import concatenate
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 from .layers import Linear, xavier_uniform
 from .module import Module
 
@@ -40,7 +40,7 @@ def padding_mask(tokens, pad_id: int) -> np.ndarray:
 
     tokens [B, T_k] ints -> bool [B, 1, 1, T_k]
     """
-    tokens = np.asarray(tokens.data if isinstance(tokens, Tensor) else tokens)
+    tokens = as_array(tokens)
     if tokens.ndim != 2:
         raise ValueError(f"padding_mask: tokens must be [B, T], got shape {tokens.shape}")
     return (tokens != pad_id)[:, None, None, :]

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import functional as F
 from ..ops import concatenate
-from ..tensor import Tensor, is_grad_enabled
+from ..tensor import Tensor, as_array, is_grad_enabled
 from .attention import KVCache, causal_mask
 from .layers import Linear
 from .module import Module
@@ -110,7 +110,7 @@ def _group_mask(causal: np.ndarray, attn_mask, H: int, H_kv: int) -> np.ndarray:
     """causal [T, T_k] & attn_mask, folded as the queries: -> bool [B or 1, H_kv, G*T, T_k]"""
     mask = causal
     if attn_mask is not None:
-        extra = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+        extra = as_array(attn_mask)
         try:
             mask = causal & extra
         except ValueError as e:

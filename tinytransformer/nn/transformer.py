@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 from .attention import KVCache, MultiHeadAttention
 from .layers import Dropout, LayerNorm, Linear, normal
 from .module import Module, ModuleList, Parameter
@@ -83,7 +83,7 @@ def embed_tokens(ids, embedding: Module, pos: Module | None, dropout: Module,
     The sqrt(d_model) scale is the paper's (§3.4): embeddings ~ N(0, 1/d_model) become unit
     variance, the same scale as the positional encoding.
     """
-    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    ids = as_array(ids)
     if ids.ndim != 2:
         raise ValueError(f"token ids must be [B, T], got shape {ids.shape}")
     x = embedding(ids) * float(np.sqrt(embedding.embedding_dim))  # [B, T, C]
