@@ -1,34 +1,28 @@
-"""Training a translator: data, the loop, evaluation (loss and BLEU), checkpoints that resume.
+"""Training a translator: data, the loss, the schedule, evaluation (loss and BLEU).
 
     loss = CE(model(src, tgt_in), tgt_out)   (label-smoothed, padding ignored)
     lr   = d_model^-0.5 * min(step^-0.5, step * warmup^-1.5) * lr_factor   (the paper's schedule)
 
-A run folder holds `latest/` and `best/` checkpoints (weights, optimizer state, vocabularies,
-configs, RNG states and history), and `curves.png`. Resuming restores all of it and continues
-with the batch it stopped before, so a resumed run computes the same losses as an
-uninterrupted one. Ctrl-C saves `latest/` and returns. A new run never replaces an existing
-one silently, and a step whose loss or gradient is not finite stops the run before the
-optimizer touches the weights, so no NaN is ever saved (`runs.py`).
+The loop itself (steps or minutes, evaluation, `latest/` and `best/` checkpoints, Ctrl-C, the
+NaN guard, resume equal to an uninterrupted run) is `loop.TrainingRun`, shared with the
+language model's trainer (`lm_train.py`); the run folder's rules are in `runs.py`. A
+checkpoint here also holds the two vocabularies.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import functional as F
-from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataError, Vocab, load_tsv, make_batches, split_pairs, toy_splits
 from .data.tokenize import tokenize_en, tokenize_zh
+from .loop import NonFiniteError, TrainingRun
 from .models import Transformer, TransformerConfig
 from .models.config import known_fields
 from .nn import inference
-from .optim import AdamW, clip_grad_norm, noam_lr
-from .runs import clear_run, data_changed, fingerprint, open_run
+from .optim import AdamW, noam_lr
 from .translate import bleu, translate
 from .values import (
     check_fields,
@@ -38,6 +32,9 @@ from .values import (
     positive_int,
     probability,
 )
+
+__all__ = ["TrainConfig", "Trainer", "Corpus", "load_corpus", "held_out_size", "evaluate_loss",
+           "NonFiniteError"]  # NonFiniteError lives in loop.py; importable here as before
 
 
 @dataclass
@@ -123,72 +120,40 @@ def evaluate_loss(model, batches, label_smoothing: float) -> float:
     return total / max(count, 1)
 
 
-class NonFiniteError(FloatingPointError):
-    """A training step produced a NaN or Inf loss or gradient; nothing of it was saved."""
-
-
-class Trainer:
-    """Holds a run: model, optimizer, data, counters; `run()` trains, `save()` checkpoints.
+class Trainer(TrainingRun):
+    """The translator's run (`loop.TrainingRun` holds the loop, checkpoints and resume):
+    `run()` trains, `save()` checkpoints, `best/` is the checkpoint of the best valid BLEU.
 
     `resume` continues `run_dir/latest`; otherwise an existing run in `run_dir` is refused
     unless `overwrite` (then its checkpoints are deleted once the new run is ready to start).
     """
 
-    def __init__(self, cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
-                 overwrite: bool = False, log=print):
-        self.run_dir, self.log = Path(run_dir), log
-        latest = open_run(self.run_dir, resume, overwrite)
-        ckpt = load_checkpoint(latest) if latest else None
-        if ckpt is not None:  # the run's own config; only how long to go on is the caller's
-            cfg = replace(TrainConfig(**ckpt.meta["train_config"]), steps=cfg.steps,
-                          minutes=cfg.minutes)
-            vocabs = tuple(Vocab.from_json(ckpt.meta[k]) for k in ("src_vocab", "tgt_vocab"))
-            self.data_file = ckpt.meta.get("data_file")
-            if (warning := data_changed(self.data_file)) is not None:
-                log(f"warning: {warning}")
-        elif cfg.data is not None:  # remembered by absolute path and hash: runs from anywhere
-            self.data_file = fingerprint(cfg.data)
-            cfg = replace(cfg, data=self.data_file["path"])
-        else:
-            self.data_file = None
-        self.cfg = cfg
-        self.corpus = load_corpus(cfg, vocabs if ckpt else None)
+    score_key, score_name = "valid_bleu", "valid BLEU"
+    lr_hint = "A lower --lr-factor or a longer --warmup usually helps"
+
+    def build(self, ckpt) -> None:
+        cfg = self.cfg
+        vocabs = (tuple(Vocab.from_json(ckpt.meta[k]) for k in ("src_vocab", "tgt_vocab"))
+                  if ckpt is not None else None)
+        self.corpus = load_corpus(cfg, vocabs)
         mc = {"seed": cfg.seed, **cfg.model, "src_vocab": len(self.corpus.src_vocab),
               "tgt_vocab": len(self.corpus.tgt_vocab)}
         self.model = Transformer(TransformerConfig.from_dict(mc))
         self.opt = AdamW(self.model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9,
                          weight_decay=cfg.weight_decay)
-        self.step, self.history, self.best_bleu = 0, [], -1.0
         self.train_ids = self.corpus.token_ids("train")
         self.valid_ids = self.corpus.token_ids("valid")
         self.valid_batches = make_batches(*self.valid_ids, batch_size=100)
-        if ckpt is not None:
-            self._restore(ckpt)
-            log(f"resumed {latest} at step {self.step}")
-        elif overwrite:
-            clear_run(self.run_dir)
 
-    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def best_bleu(self) -> float:
+        """The best validation BLEU so far (-1 before the first evaluation)."""
+        return -1.0 if self.best is None else self.best
+
     def meta(self) -> dict:
-        return {"train_config": asdict(self.cfg), "model_config": self.model.config.to_dict(),
-                "src_vocab": self.corpus.src_vocab.to_json(),
-                "tgt_vocab": self.corpus.tgt_vocab.to_json(), "step": self.step,
-                "rng": self.model.rng.bit_generator.state, "history": self.history,
-                "best_bleu": self.best_bleu, "data_file": self.data_file,
-                "best": {"name": "valid BLEU", "value": self.best_bleu}}
+        return {**super().meta(), "src_vocab": self.corpus.src_vocab.to_json(),
+                "tgt_vocab": self.corpus.tgt_vocab.to_json(), "best_bleu": self.best_bleu}
 
-    def save(self, name: str) -> Path:
-        return save_checkpoint(self.run_dir / name, self.model.state_dict(), self.meta(),
-                               optimizer=self.opt.state_dict())
-
-    def _restore(self, ckpt) -> None:
-        self.model.load_state_dict(ckpt.tensors)
-        self.opt.load_state_dict(ckpt.optimizer)
-        self.step, self.history = ckpt.meta["step"], ckpt.meta["history"]
-        self.best_bleu = ckpt.meta["best_bleu"]
-        self.model.rng.bit_generator.state = ckpt.meta["rng"]
-
-    # -- the loop ------------------------------------------------------------------------------
     def batches_from(self, step: int):
         """The batches from global step `step` on: epoch e is shuffled by (seed, e)."""
         while True:
@@ -198,29 +163,16 @@ class Trainer:
             yield from make_batches(*self.train_ids, batch_size=self.cfg.batch_size, rng=rng)[skip:]
             step = (epoch + 1) * per_epoch
 
-    def train_step(self, batch) -> float:
-        cfg, model = self.cfg, self.model
-        logits = model(batch.src, batch.tgt_in)  # [B, T, V]
-        loss = F.cross_entropy(logits, batch.tgt_out, ignore_index=model.config.pad_id,
-                               label_smoothing=cfg.label_smoothing)
-        self.opt.zero_grad()
-        loss.backward()
-        norm = clip_grad_norm(self.model.parameters(), cfg.clip)
-        lr = cfg.lr_factor * noam_lr(self.step + 1, model.config.d_model, cfg.warmup)
-        if not (math.isfinite(loss.item()) and math.isfinite(norm)):
-            raise NonFiniteError(self._non_finite(loss.item(), norm, lr))
-        self.step += 1
-        self.opt.lr = lr
-        self.opt.step()
-        return loss.item()
+    def loss(self, batch):
+        logits = self.model(batch.src, batch.tgt_in)  # [B, T, V]
+        return F.cross_entropy(logits, batch.tgt_out, ignore_index=self.model.config.pad_id,
+                               label_smoothing=self.cfg.label_smoothing)
 
-    def _non_finite(self, loss: float, norm: float, lr: float) -> str:
-        saved = [h["step"] for h in self.history if "valid_loss" in h]  # checkpointed steps
-        last = (f"the last good checkpoint is {self.run_dir / 'latest'} (step {saved[-1]})"
-                if saved else "no checkpoint was saved yet")
-        return (f"step {self.step + 1}: loss {loss:.4g}, gradient norm {norm:.4g} at learning "
-                f"rate {lr:.3g}: stopped before updating the weights; {last}. A lower "
-                f"--lr-factor or a longer --warmup usually helps")
+    def learning_rate(self, step: int) -> float:
+        return self.cfg.lr_factor * noam_lr(step, self.model.config.d_model, self.cfg.warmup)
+
+    def batch_tokens(self, batch) -> int:
+        return batch.n_tgt_tokens
 
     def evaluate(self) -> dict:
         n = self.cfg.eval_sentences
@@ -231,51 +183,10 @@ class Trainer:
                 "valid_loss": evaluate_loss(self.model, self.valid_batches, 0.0),
                 "valid_bleu": bleu(hyps, [zh for _, zh in pairs])}
 
-    def run(self, progress: bool = True) -> list[dict]:
-        """Train until `steps` (or `minutes`); evaluate and checkpoint every `eval_every`."""
-        from tqdm import tqdm
+    def describe(self, result: dict) -> str:
+        return f"valid loss {result['valid_loss']:.3f}, BLEU {result['valid_bleu']:.1f}"
 
+    def save_curves(self) -> None:
         from .plot import save_curves
 
-        cfg, start = self.cfg, time.perf_counter()
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, unit="step",
-                   dynamic_ncols=True)
-        try:
-            self.model.train()
-            for batch in self.batches_from(self.step):
-                if self.step >= cfg.steps or (cfg.minutes and
-                                              time.perf_counter() - start > 60 * cfg.minutes):
-                    break
-                t0 = time.perf_counter()
-                loss = self.train_step(batch)
-                self.history.append({"step": self.step, "train_loss": loss})
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.opt.lr:.2e}",
-                                tok_s=f"{batch.n_tgt_tokens / (time.perf_counter() - t0):.0f}")
-                if self.step % cfg.eval_every == 0:
-                    self._checkpoint(bar if progress else None)
-                    save_curves(self.history, self.run_dir / "curves.png")
-        except KeyboardInterrupt:
-            bar.close()
-            self.log(f"interrupted at step {self.step}: saved {self.save('latest')}")
-            return self.history
-        finally:
-            bar.close()
-        if self.step % cfg.eval_every:
-            self._checkpoint(None)
         save_curves(self.history, self.run_dir / "curves.png")
-        return self.history
-
-    def _checkpoint(self, bar) -> None:
-        result = self.evaluate()
-        self.history.append(result)
-        self.model.train()
-        improved = result["valid_bleu"] > self.best_bleu
-        if improved:
-            self.best_bleu = result["valid_bleu"]
-            self.save("best")
-        self.save("latest")
-        (bar.write if bar else self.log)(  # above the bar, or through `log` when there is none
-            f"step {self.step}: valid loss {result['valid_loss']:.3f}, "
-            f"BLEU {result['valid_bleu']:.1f}{' (best)' if improved else ''}")
-
