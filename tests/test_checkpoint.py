@@ -386,3 +386,20 @@ def test_safetensors_bytes_are_what_we_hash(tmp_path):
     assert record["files"]["model.safetensors"]["sha256"] == ck._sha256(data)
     assert safetensors.numpy.load(data).keys() == tensors.keys()
     assert record["meta"] == meta and record["format_version"] == ck.FORMAT_VERSION
+
+
+def test_a_full_disk_names_the_path_and_the_bytes_and_keeps_the_old_checkpoint(
+        tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "latest", *sample(1))
+
+    def full(path, data):
+        raise OSError(28, "No space left on device", str(path))  # errno ENOSPC
+
+    monkeypatch.setattr(ck, "_write_synced", full)
+    with pytest.raises(CheckpointError, match=r"latest: no space left on the device "
+                                              r"\(\d+\.\d MB needed\); the previous checkpoint "
+                                              r"is intact"):
+        save_checkpoint(tmp_path / "latest", *sample(2))
+    monkeypatch.undo()
+    assert equals(load_checkpoint(tmp_path / "latest"), 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest"]  # no staging left behind
