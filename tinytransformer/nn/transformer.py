@@ -92,8 +92,9 @@ def embed_tokens(ids, embedding: Module, pos: Module | None, dropout: Module,
     return dropout(x)
 
 
-class _FeedForward(Module):
-    """Both layers' FFN(x) = out_dropout(linear2(dropout(act(linear1(x))))), in torch's order."""
+class _Sublayers(Module):
+    """What both layers share, as torch's layers name it: `_sa_block` (self-attention, then
+    dropout1) and `_ff_block`, FFN(x) = out_dropout(linear2(dropout(act(linear1(x)))))."""
 
     def _init_ff(self, d_model: int, d_ff: int, dropout: float, activation: str, rng) -> None:
         if activation not in ACTIVATIONS:
@@ -107,8 +108,12 @@ class _FeedForward(Module):
         h = self.dropout(ACTIVATIONS[self.activation](self.linear1(x)))  # [B, T, d_ff]
         return out_dropout(self.linear2(h))
 
+    def _sa_block(self, x: Tensor, mask, cache):  # [B, T, C] -> [B, T, C], [B, H, T, T_k]
+        out, weights = self.self_attn(x, x, x, attn_mask=mask, need_weights=True, cache=cache)
+        return self.dropout1(out), weights
 
-class EncoderLayer(_FeedForward):
+
+class EncoderLayer(_Sublayers):
     """x + Dropout(SelfAttention(x)), then x + Dropout(FFN(x)); LayerNorm after each (post-LN)
     or before each sub-layer's input (`norm_first=True`, pre-LN).
 
@@ -123,10 +128,6 @@ class EncoderLayer(_FeedForward):
         self._init_ff(d_model, d_ff, dropout, activation, rng)
         self.norm1, self.norm2 = LayerNorm(d_model), LayerNorm(d_model)
         self.dropout1, self.dropout2 = Dropout(dropout, rng=rng), Dropout(dropout, rng=rng)
-
-    def _sa_block(self, x: Tensor, mask, cache):  # [B, T, C] -> [B, T, C], [B, H, T, T_k]
-        out, weights = self.self_attn(x, x, x, attn_mask=mask, need_weights=True, cache=cache)
-        return self.dropout1(out), weights
 
     def forward(self, x: Tensor, mask=None, cache: KVCache | None = None,
                 need_weights: bool = False):
@@ -145,7 +146,7 @@ class EncoderLayer(_FeedForward):
         return f"norm_first={self.norm_first}, activation={self.activation!r}"
 
 
-class DecoderLayer(_FeedForward):
+class DecoderLayer(_Sublayers):
     """Masked self-attention, cross-attention over the encoder's memory, then the FFN; each
     a residual sub-layer with dropout and LayerNorm (post-LN, or pre-LN with `norm_first`)."""
 
@@ -163,28 +164,24 @@ class DecoderLayer(_FeedForward):
                 cache: KVCache | None = None, need_weights: bool = False):
         """x [B, T, C], memory [B, S, C] -> [B, T, C] (, (self weights [B, H, T, T_k],
         cross weights [B, H, T, S]))"""
-        def sa(h):
-            out, w = self.self_attn(h, h, h, attn_mask=self_mask, need_weights=True, cache=cache)
-            return self.dropout1(out), w
-
-        def ca(h):
-            out, w = self.cross_attn(h, memory, memory, attn_mask=memory_mask, need_weights=True,
-                                     cache=cache)
-            return self.dropout2(out), w
-
         if self.norm_first:
-            a, w_self = sa(self.norm1(x))
+            a, w_self = self._sa_block(self.norm1(x), self_mask, cache)
             x = x + a
-            a, w_cross = ca(self.norm2(x))
+            a, w_cross = self._ca_block(self.norm2(x), memory, memory_mask, cache)
             x = x + a
             x = x + self._ff_block(self.norm3(x), self.dropout3)
         else:
-            a, w_self = sa(x)
+            a, w_self = self._sa_block(x, self_mask, cache)
             x = self.norm1(x + a)
-            a, w_cross = ca(x)
+            a, w_cross = self._ca_block(x, memory, memory_mask, cache)
             x = self.norm2(x + a)
             x = self.norm3(x + self._ff_block(x, self.dropout3))
         return (x, (w_self, w_cross)) if need_weights else x
+
+    def _ca_block(self, x: Tensor, memory: Tensor, mask, cache):  # -> [B, T, C], [B, H, T, S]
+        out, weights = self.cross_attn(x, memory, memory, attn_mask=mask, need_weights=True,
+                                       cache=cache)
+        return self.dropout2(out), weights
 
     def extra_repr(self) -> str:
         return f"norm_first={self.norm_first}, activation={self.activation!r}"
