@@ -161,19 +161,33 @@ def attention_kinds(text: str) -> list[str]:
 
 
 def add_attention(p) -> None:
+    from ..explorer.sources import PRETRAINED
+
     _checkpoint_arg(p)
     p.add_argument("sentence", help="an English sentence")
     p.add_argument("--out", default="attention.png", help="figure file (default: %(default)s)")
     p.add_argument("--kinds", type=attention_kinds, default=list(ATTENTION_KINDS),
                    help=f"comma-separated maps to draw (default: {','.join(ATTENTION_KINDS)})")
+    p.add_argument("--html", metavar="FILE",
+                   help="write the attention explorer instead: one self-contained HTML page "
+                        "(head, model and neuron views) for a translator's or a language "
+                        "model's checkpoint, or for --model")
+    p.add_argument("--model", choices=PRETRAINED,
+                   help="a pretrained model instead of --checkpoint (with --html)")
 
 
 def run_attention(args) -> int:
+    from ..explorer.sources import write_page
     from ..plot import INSTALL_HINT, plot_attention, without_missing_glyphs
     from ..translate import attention_maps
 
     if not args.sentence.strip():
         raise CommandError("the sentence is empty: give the English sentence to look at")
+    if args.html or args.model:
+        if not args.html:
+            raise CommandError("--model is shown in the HTML explorer only: add --html FILE")
+        print(write_page(args.html, args.sentence, args.checkpoint, args.model))
+        return 0
     model, vocabs, _ = _load_translator(args.checkpoint)
     translation, maps = attention_maps(model, vocabs, args.sentence)
     drawable, left_out = without_missing_glyphs({k: maps[k] for k in args.kinds})
