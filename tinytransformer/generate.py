@@ -3,8 +3,10 @@
     P_tau(w | w_<t) = exp(z_w / tau) / sum_v exp(z_v / tau)
 
 z are the model's logits for the next token and tau the temperature: tau = 1 samples the model's
-own distribution, tau < 1 sharpens it (tau -> 0 is greedy argmax), tau > 1 flattens it. The
-model is run incrementally with a key/value cache, so each new token costs O(t), not O(t^2).
+own distribution, tau < 1 sharpens it (tau -> 0 is greedy argmax), tau > 1 flattens it. Top-k
+keeps the k most likely tokens; top-p (nucleus sampling, Holtzman et al. 2020) keeps the
+smallest set of most likely tokens whose probability reaches p. The model is run incrementally
+with a key/value cache, so each new token costs O(t), not O(t^2).
 
     rows = generate(lm, [[BOS_ID]] * 3, max_new_tokens=20, temperature=0.8, eos_id=EOS_ID,
                     rng=np.random.default_rng(0))
@@ -27,10 +29,25 @@ def temperature_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def top_p_filter(p: np.ndarray, top_p: float) -> np.ndarray:
+    """P'(w) = P(w) / P(V_p) for w in V_p, else 0, where V_p is the smallest set of most
+    likely tokens with P(V_p) >= top_p (the most likely token always).  p [B, V] -> [B, V]"""
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    order = np.argsort(-p, axis=-1, kind="stable")  # [B, V]: most likely first
+    p_sorted = np.take_along_axis(p, order, axis=-1)
+    keep_sorted = p_sorted.cumsum(-1) - p_sorted < top_p  # the mass before it is below p
+    keep = np.empty_like(keep_sorted)
+    np.put_along_axis(keep, order, keep_sorted, axis=-1)
+    p = np.where(keep, p, 0.0)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
 def sample_next(logits: np.ndarray, temperature: float, rng: np.random.Generator,
-                top_k: int | None = None) -> np.ndarray:
+                top_k: int | None = None, top_p: float | None = None) -> np.ndarray:
     """One token per row: argmax when temperature == 0, else a draw from P_tau restricted to
-    the `top_k` most likely tokens (all of them if None).  logits [B, V] -> ids [B]"""
+    the `top_k` most likely tokens (all of them if None), then to the nucleus of mass `top_p`
+    (`top_p_filter`; none if None).  logits [B, V] -> ids [B]"""
     logits = np.asarray(logits, dtype=np.float64)
     if temperature == 0:
         return logits.argmax(-1)
@@ -38,18 +55,21 @@ def sample_next(logits: np.ndarray, temperature: float, rng: np.random.Generator
         kth = np.sort(logits, axis=-1)[:, -top_k][:, None]  # [B, 1]: the k-th largest logit
         logits = np.where(logits >= kth, logits, -np.inf)
     p = temperature_softmax(logits, temperature)  # [B, V]
+    if top_p is not None:
+        p = top_p_filter(p, top_p)
     u = rng.random((len(p), 1))  # inverse-CDF sampling, one uniform draw per row
     return np.minimum((p.cumsum(-1) < u).sum(-1), p.shape[-1] - 1)
 
 
 def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0,
              rng: np.random.Generator | None = None, eos_id: int | None = None,
-             top_k: int | None = None, use_cache: bool = True) -> list[list[int]]:
+             top_k: int | None = None, use_cache: bool = True, top_p: float | None = None,
+             on_token=None) -> list[list[int]]:
     """Continue each row of `prompt` [B, t] (ids) -> B lists of new ids, cut before `eos_id`.
 
     `model(tokens, cache=...)` must return logits [B, T, V] (a `models.LanguageModel`).
     Stops after `max_new_tokens`, when every row has produced `eos_id`, or at the model's
-    `max_len`.
+    `max_len`. `on_token(ids [B])` is called with each new column as it is drawn, to stream.
     """
     rng = rng if rng is not None else np.random.default_rng()
     ys = np.array(prompt, dtype=np.int64).reshape(len(prompt), -1)  # [B, t]
@@ -60,8 +80,10 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0,
     with inference(model):
         logits = model(ys, cache=cache)  # the whole prompt once: [B, t, V]
         while ys.shape[1] < limit and not done.all():
-            nxt = sample_next(logits.data[:, -1], temperature, rng, top_k)  # [B]
+            nxt = sample_next(logits.data[:, -1], temperature, rng, top_k, top_p)  # [B]
             ys = np.concatenate([ys, nxt[:, None]], axis=1)  # [B, t + 1]
+            if on_token is not None:
+                on_token(nxt)
             done |= nxt == eos_id
             if ys.shape[1] < limit and not done.all():
                 logits = model(ys[:, -1:] if use_cache else ys, cache=cache)

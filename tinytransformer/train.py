@@ -17,6 +17,7 @@ import numpy as np
 
 from . import functional as F
 from .data import DataError, Vocab, load_tsv, make_batches, split_pairs, toy_splits
+from .data.documents import held_out_size
 from .data.tokenize import tokenize_en, tokenize_zh
 from .loop import NonFiniteError, TrainingRun
 from .models import Transformer, TransformerConfig
@@ -81,11 +82,6 @@ class Corpus:
         pairs = self.splits[split]
         return ([self.src_vocab.encode(tokenize_en(en)) for en, _ in pairs],
                 [self.tgt_vocab.encode(tokenize_zh(zh)) for _, zh in pairs])
-
-
-def held_out_size(n_pairs: int) -> int:
-    """Validation (and test) pairs held out of n: 5 %, at most 1000, at least 1."""
-    return max(1, min(1000, round(0.05 * n_pairs)))
 
 
 def load_corpus(cfg: TrainConfig, vocabs: tuple[Vocab, Vocab] | None = None) -> Corpus:

@@ -9,6 +9,7 @@ traceback). One module per family of commands:
 
     translator.py   train, translate, evaluate, attention
     pretrained.py   fetch
+    lm.py           lm train | generate | perplexity, tokenize
     options.py      flags from dataclass fields, checks as argparse types, CommandError
 """
 
@@ -19,7 +20,7 @@ import os
 import sys
 
 from .. import __version__
-from . import pretrained, translator
+from . import export, lm, pretrained, translator
 from .options import CommandError
 
 __all__ = ["main", "build_parser", "COMMANDS", "CommandError"]
@@ -40,6 +41,8 @@ def run_bench(args) -> int:
 COMMANDS = {  # name -> (add its arguments, run it, one line of help); one dict per module
     **translator.COMMANDS,
     **pretrained.COMMANDS,
+    **export.COMMANDS,
+    **lm.COMMANDS,
     "bench": (add_bench, run_bench, "benchmarks: engine, kernels, training step, decoding"),
 }
 

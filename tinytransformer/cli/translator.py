@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
-from pathlib import Path
 
 from ..values import positive_int, probability
-from .options import CommandError, add_fields, checked
+from .options import (
+    CommandError,
+    add_checkpoint_arg,
+    add_training_flags,
+    checked,
+    require_checkpoint,
+    start_training,
+)
 
 DEFAULT_RUN = "runs/toy"
 MODEL_FLAGS = {"d_model": positive_int, "num_heads": positive_int, "d_ff": positive_int,
@@ -18,8 +23,7 @@ ATTENTION_KINDS = ("encoder_self", "decoder_self", "cross")
 
 
 def _checkpoint_arg(p) -> None:
-    p.add_argument("--checkpoint", default=f"{DEFAULT_RUN}/best",
-                   help="checkpoint folder (default: %(default)s, written by `train`)")
+    add_checkpoint_arg(p, f"{DEFAULT_RUN}/best", "train")
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -29,26 +33,13 @@ def add_train(p) -> None:
     from ..models import TransformerConfig
     from ..train import TrainConfig
 
-    p.add_argument("--run", default=DEFAULT_RUN, help="run folder (default: %(default)s)")
-    how = p.add_mutually_exclusive_group()
-    how.add_argument("--resume", action="store_true", help="continue from RUN/latest")
-    how.add_argument("--overwrite", action="store_true",
-                     help="replace the run already in RUN (its checkpoints are deleted)")
-    add_fields(p, TrainConfig, [f.name for f in fields(TrainConfig) if f.name != "model"])
-    add_fields(p, TransformerConfig, MODEL_FLAGS, checks=MODEL_FLAGS,
-               helps={n: "model size" for n in MODEL_FLAGS} | {"dropout": "dropout rate"})
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_training_flags(p, TrainConfig, TransformerConfig, MODEL_FLAGS, DEFAULT_RUN)
 
 
 def run_train(args) -> int:
     from ..train import TrainConfig, Trainer
 
-    given = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
-    model = {k: v for k, v in vars(args).items() if k in MODEL_FLAGS}
-    trainer = Trainer(TrainConfig(**given, model=model), args.run, resume=args.resume,
-                      overwrite=args.overwrite)
-    if args.resume:
-        _warn_ignored({**given, **model}, trainer)
+    trainer = start_training(args, Trainer, TrainConfig, MODEL_FLAGS)
     sizes = ", ".join(f"{len(v):,} {k}" for k, v in trainer.corpus.splits.items())
     print(f"training {trainer.model.num_parameters():,} parameters on pairs from "
           f"{trainer.cfg.data or 'the toy corpus'} ({sizes}); checkpoints in {args.run}/")
@@ -57,29 +48,13 @@ def run_train(args) -> int:
     return 0
 
 
-def _warn_ignored(given: dict, trainer) -> None:
-    """On --resume the run's own settings win: say which options given differ and are ignored."""
-    for name, value in given.items():
-        if name in ("steps", "minutes"):  # how long to go on is the caller's to say
-            continue
-        kept = getattr(trainer.model.config if name in MODEL_FLAGS else trainer.cfg, name)
-        if name == "data" and Path(value).resolve() == Path(kept or "").resolve():
-            continue
-        if value != kept:
-            print(f"warning: --resume keeps the run's --{name.replace('_', '-')} {kept}; "
-                  f"ignoring {value}", file=sys.stderr)
-
-
 # -- translate, evaluate, attention --------------------------------------------------------------
 
 
 def _load_translator(path):
-    from ..checkpoint import checkpoint_exists
     from ..translate import load_translator
 
-    if not checkpoint_exists(path):
-        raise CommandError(f"{path}: no checkpoint there; run `tinytransformer train` first, "
-                           f"or pass --checkpoint DIR")
+    require_checkpoint(path, "train")
     return load_translator(path)
 
 
