@@ -1,19 +1,33 @@
 """PyTorch parity: the same weights and inputs give the same outputs and gradients as torch
-(float64 to 1e-10, float32 to 1e-5), and state dicts convert both ways exactly.
-Skipped when torch is not installed; every test runs once per kernel backend."""
+(float64 to 1e-10, float32 to 1e-5), for the layers, the translator and the language model;
+state dicts convert both ways exactly; an exported folder loads as a torch module with the
+same logits, and importing it back gives the checkpoint bit for bit. Skipped when torch is not
+installed; every test runs once per kernel backend."""
 
 import numpy as np
 import pytest
 
-from tinytransformer import Tensor, nn
+from tinytransformer import Tensor, cli, nn
+from tinytransformer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinytransformer.data import Vocab
 from tinytransformer.interop import (
+    export_checkpoint,
     from_torch_mask,
     from_torch_state_dict,
+    import_checkpoint,
+    load_torch_model,
+    save_torch_folder,
     to_torch_mask,
     to_torch_state_dict,
-    torch_reference,
+    torch_model,
 )
-from tinytransformer.models import Transformer, TransformerConfig
+from tinytransformer.models import (
+    LanguageModel,
+    LanguageModelConfig,
+    Transformer,
+    TransformerConfig,
+)
+from tinytransformer.nn import inference
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("backend")
@@ -134,45 +148,76 @@ def test_layers_match_torch(cls, dtype, norm_first, activation):
     assert_grads_close(ours, ref, dtype)
 
 
-# -- the whole model --------------------------------------------------------------------------
-MODEL_CASES = [
+# -- the whole models -----------------------------------------------------------------------------
+TRANSLATOR_CASES = [
     dict(dtype="float64"),
     dict(dtype="float32"),
     dict(dtype="float64", norm_first=True, tie_embeddings=True, positional="learned"),
     dict(dtype="float32", norm_first=True, activation="gelu"),
 ]
+LM_CASES = [
+    dict(dtype="float64"),  # pre-LN, learned positions, tied: the defaults
+    dict(dtype="float32"),
+    dict(dtype="float64", norm_first=False, tie_embeddings=False, positional="sinusoidal"),
+    dict(dtype="float32", activation="gelu", positional="none", tie_embeddings=False),
+]
+MODEL_CASES = [("translator", c) for c in TRANSLATOR_CASES] + [("lm", c) for c in LM_CASES]
 
 
-def model_pair(**kw):
-    config = TransformerConfig(20, 30, d_model=16, num_heads=2, d_ff=32, dropout=0.1, **kw)
-    model, ref = Transformer(config).eval(), torch_reference(config).eval()  # eval: no dropout
+def make_model(kind, **kw):
+    if kind == "translator":
+        config = TransformerConfig(20, 30, d_model=16, num_heads=2, d_ff=32, dropout=0.1, **kw)
+        return Transformer(config)
+    config = LanguageModelConfig(30, d_model=16, num_heads=2, d_ff=32, num_layers=2,
+                                 max_len=12, dropout=0.1, **kw)
+    return LanguageModel(config)
+
+
+def model_pair(kind="translator", **kw):
+    model = make_model(kind, **kw).eval()  # eval: no dropout
+    ref = torch_model(model.config).eval()
     ref.load_state_dict(to_torch_state_dict(model))
     return model, ref
 
 
-@pytest.mark.parametrize("case", MODEL_CASES, ids=lambda c: "-".join(map(str, c.values())))
-def test_whole_model_matches_torch(case):
-    model, ref = model_pair(**case)
-    rng = np.random.default_rng(0)
+def model_inputs(kind, seed=0):
+    """Token ids for both models: (src [3, 7], tgt_in [3, 6]) with padding, or tokens [3, 9]."""
+    rng = np.random.default_rng(seed)
+    if kind == "lm":
+        return (rng.integers(0, 30, (3, 9)),)
     src, tgt = rng.integers(1, 20, (3, 7)), rng.integers(1, 30, (3, 6))
     src[0, 5:], tgt[1, 4:] = 0, 0  # padding
-    out = model(src, tgt)
-    ref_out = ref(torch.from_numpy(src), torch.from_numpy(tgt))
-    assert_close(out.data, ref_out, case["dtype"], "model logits")
+    return src, tgt
+
+
+def case_id(case):
+    kind, kw = case
+    return "-".join([kind, *map(str, kw.values())])
+
+
+@pytest.mark.parametrize("kind, case", MODEL_CASES, ids=list(map(case_id, MODEL_CASES)))
+def test_whole_model_matches_torch(kind, case):
+    model, ref = model_pair(kind, **case)
+    inputs = model_inputs(kind)
+    out = model(*inputs)
+    ref_out = ref(*map(torch.from_numpy, inputs))
+    assert_close(out.data, ref_out, case["dtype"], f"{kind} logits")
     backward_both(out, ref_out)
     assert_grads_close(model, ref, case["dtype"])
 
 
 # -- conversions ----------------------------------------------------------------------------------
-def test_state_dicts_round_trip_exactly_both_ways():
-    model, ref = model_pair(dtype="float32", positional="learned")
+@pytest.mark.parametrize("kind", ["translator", "lm"])
+def test_state_dicts_round_trip_exactly_both_ways(kind):
+    model, ref = model_pair(kind, dtype="float32", positional="learned")
     ours = model.state_dict()
     back = from_torch_state_dict(to_torch_state_dict(model))
     assert list(back) == list(ours) and all(np.array_equal(back[k], ours[k]) for k in ours)
     theirs = ref.state_dict()
     again = to_torch_state_dict(_loaded(model, from_torch_state_dict(theirs)))
     assert set(again) == set(theirs) and all(torch.equal(again[k], theirs[k]) for k in theirs)
-    assert "transformer.decoder.layers.1.multihead_attn.in_proj_weight" in again
+    assert {"translator": "transformer.decoder.layers.0.multihead_attn.in_proj_weight",
+            "lm": "blocks.layers.1.self_attn.in_proj_weight"}[kind] in again
 
 
 def _loaded(model, state):
@@ -185,3 +230,82 @@ def test_masks_flip_between_conventions():
     theirs = to_torch_mask(ours)
     assert theirs.dtype == torch.bool and bool(theirs[0, 1]) and not bool(theirs[1, 0])
     np.testing.assert_array_equal(from_torch_mask(theirs), ours)
+
+
+# -- export and import -----------------------------------------------------------------------------
+def saved(kind, path, **kw):
+    """A fresh model and its checkpoint, with a meta as a trainer writes it (small stand-ins
+    for the vocabularies or the tokenizer, which export only carries)."""
+    model = make_model(kind, **kw)
+    meta = {"model_config": model.config.to_dict(), "train_config": {"steps": 9}, "step": 7,
+            "history": [{"step": 7, "train_loss": 1.5}], "data_file": None}
+    if kind == "translator":
+        vocab = Vocab.build([["a", "b"]]).to_json()
+        meta |= {"src_vocab": vocab, "tgt_vocab": vocab}
+    else:
+        meta |= {"tokenizer": {"type": "chars", "chars": "ab"}}
+    return model, save_checkpoint(path, model.state_dict(), meta)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["translator", "lm"])
+def test_exported_model_equals_ours(kind, dtype, tmp_path):
+    model, ckpt = saved(kind, tmp_path / "ckpt", dtype=dtype)
+    out = export_checkpoint(ckpt, tmp_path / "torch")
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    ref, config = load_torch_model(out)
+    assert config["kind"] == kind and config["meta"] == load_checkpoint(ckpt).meta
+    inputs = model_inputs(kind)
+    with inference(model), torch.no_grad():
+        ours, theirs = model(*inputs), ref.eval()(*map(torch.from_numpy, inputs))
+    assert theirs.dtype == TORCH_DTYPE[dtype]
+    assert_close(ours.data, theirs, dtype, f"exported {kind}'s logits")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["translator", "lm"])
+def test_import_of_export_is_the_checkpoint_bit_for_bit(kind, dtype, tmp_path):
+    _, ckpt = saved(kind, tmp_path / "ckpt", dtype=dtype, positional="learned")
+    back = import_checkpoint(export_checkpoint(ckpt, tmp_path / "torch"), tmp_path / "back")
+    before, after = load_checkpoint(ckpt), load_checkpoint(back)
+    assert after.meta == before.meta and sorted(after.tensors) == sorted(before.tensors)
+    for name, x in before.tensors.items():
+        y = after.tensors[name]
+        assert (y.dtype, y.shape, y.tobytes()) == (x.dtype, x.shape, x.tobytes()), name
+    for file in ("model.safetensors", "meta.json"):  # even the files, byte for byte
+        assert (back / file).read_bytes() == (ckpt / file).read_bytes(), file
+
+
+def test_export_and_import_commands(tmp_path, capsys):
+    _, ckpt = saved("translator", tmp_path / "ckpt")
+    out, back = str(tmp_path / "torch"), str(tmp_path / "back")
+    assert cli.main(["export", "--checkpoint", str(ckpt), "--to", "torch", out]) == 0
+    assert cli.main(["export", "--checkpoint", str(ckpt), "--to", "torch", out]) == 1
+    assert "already exists; choose another folder, or pass --overwrite" in one_line(capsys)
+    assert cli.main(["export", "--checkpoint", str(ckpt), "--to", "torch", out,
+                     "--overwrite"]) == 0
+    assert cli.main(["import", str(ckpt), "--checkpoint", back]) == 1  # a checkpoint, not torch's
+    assert "it is a checkpoint: `tinytransformer export` writes it" in one_line(capsys)
+    assert cli.main(["import", out, "--checkpoint", back]) == 0
+    assert cli.main(["export", "--checkpoint", str(tmp_path / "none"), out]) == 1
+    assert "no checkpoint there" in one_line(capsys)
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_export_refuses_what_it_cannot_convert(tmp_path):
+    model, ckpt = saved("lm", tmp_path / "ckpt")
+    state = load_checkpoint(ckpt)
+    llama = {"vocab_size": 30, "num_kv_heads": 1}  # not a field of LanguageModelConfig
+    save_checkpoint(tmp_path / "llama", state.tensors, {**state.meta, "model_config": llama})
+    with pytest.raises(CheckpointError, match="neither a translator's nor a language model's"):
+        export_checkpoint(tmp_path / "llama", tmp_path / "out")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="is not a torch folder written here; refusing"):
+        save_torch_folder(tmp_path / "notes", {}, {})
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"

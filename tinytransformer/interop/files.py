@@ -1,0 +1,177 @@
+"""Export a checkpoint to a folder a PyTorch user loads, and import such a folder back.
+
+    OUT/                  an export (what `tinytransformer export --to torch` writes)
+      model.safetensors   the torch module's state dict, under torch's names; no pickle
+      config.json         {"format": "tinytransformer-torch", "format_version": 1,
+                           "kind": "translator" | "lm",
+                           "meta": the checkpoint's meta, as it was: model_config, train_config,
+                                   step, src_vocab + tgt_vocab or tokenizer, history, ...}
+
+    export_checkpoint("runs/toy/best", "exports/toy")      # torch is not needed for this
+    model, config = load_torch_model("exports/toy")        # a TorchTranslator, in torch
+    import_checkpoint("exports/toy", "runs/toy-back/best")  # a checkpoint `translate` reads
+
+Only names change on the way; every array keeps its dtype and its bits, so
+import(export(c)) == c. The folder is written as a checkpoint is (`checkpoint.py`): staged
+beside the target, then renamed into place, so it is never half written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import safetensors.numpy
+
+from ..checkpoint import (
+    CheckpointError,
+    _fsync_dir,
+    _swap_in,
+    _write_synced,
+    checkpoint_exists,
+    load_checkpoint,
+    save_checkpoint,
+)
+from .convert import our_name, to_torch_names
+
+FORMAT, FORMAT_VERSION = "tinytransformer-torch", 1
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+KINDS = ("translator", "lm")
+
+
+def config_class(kind: str):
+    """The config dataclass of a model kind: TransformerConfig or LanguageModelConfig."""
+    from ..models import LanguageModelConfig, TransformerConfig
+
+    return {"translator": TransformerConfig, "lm": LanguageModelConfig}[kind]
+
+
+def model_kind(meta: dict, where) -> str:
+    """"translator" or "lm", from the fields of a checkpoint's model_config."""
+    fields = set(meta.get("model_config") or {})
+    if "src_vocab" in fields:
+        return "translator"
+    if "vocab_size" in fields and fields <= set(config_class("lm").__dataclass_fields__):
+        return "lm"
+    raise CheckpointError(f"{where}: its model_config is neither a translator's nor a language "
+                          f"model's (fields {sorted(fields)}); export handles those two")
+
+
+def our_model(kind: str, model_config: dict):
+    """Our model of `kind` (`Transformer` or `LanguageModel`) built from a config dict."""
+    from ..models import LanguageModel, Transformer
+
+    config = config_class(kind).from_dict(model_config)
+    return {"translator": Transformer, "lm": LanguageModel}[kind](config)
+
+
+def torch_model(config):
+    """The torch module a model of `config` maps onto, name for name (torch is imported here):
+    `TorchTranslator` for a TransformerConfig, `TorchLanguageModel` for a LanguageModelConfig.
+    Load our weights with `module.load_state_dict(to_torch_state_dict(model))`."""
+    from ..models import LanguageModelConfig
+    if isinstance(config, LanguageModelConfig):
+        from .lm import TorchLanguageModel
+        return TorchLanguageModel(config)
+    from .translator import TorchTranslator
+    return TorchTranslator(config)
+
+
+# -- export and import ---------------------------------------------------------------------------
+
+
+def export_checkpoint(checkpoint, out, overwrite: bool = False) -> Path:
+    """Write the checkpoint folder `checkpoint` as the torch folder `out` (see above)."""
+    refuse_existing(out, overwrite)
+    ckpt = load_checkpoint(checkpoint)
+    kind = model_kind(ckpt.meta, ckpt.path)
+    our_model(kind, ckpt.meta["model_config"]).load_state_dict(ckpt.tensors)  # names, shapes
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
+              "meta": ckpt.meta}
+    return save_torch_folder(out, to_torch_names(ckpt.tensors, kind == "translator"), config)
+
+
+def import_checkpoint(folder, out, overwrite: bool = False) -> Path:
+    """Write the torch folder `folder` (an export, or a torch run's output) as the checkpoint
+    folder `out`, which `translate`, `attention` and `lm generate` read."""
+    refuse_existing(out, overwrite)
+    tensors, config = read_torch_folder(folder)
+    ours = {our_name(k): v for k, v in tensors.items()}
+    model = our_model(config["kind"], config["meta"]["model_config"])
+    model.load_state_dict(ours)  # refuses missing, unexpected or mis-shaped weights by name
+    ours = {k: ours[k] for k in model.state_dict()}  # in the model's order, as trainers save
+    return save_checkpoint(out, ours, config["meta"])
+
+
+def refuse_existing(out, overwrite: bool) -> None:
+    """Nothing is replaced silently: an existing `out` needs `overwrite`."""
+    if checkpoint_exists(out) and not overwrite:
+        raise CheckpointError(f"{out}: already exists; choose another folder, or pass "
+                              f"--overwrite to replace it")
+
+
+def load_torch_model(folder, device="cpu"):
+    """(torch module with the folder's weights, its config.json) from an exported folder."""
+    import torch
+
+    tensors, config = read_torch_folder(folder)
+    module = torch_model(config_class(config["kind"]).from_dict(config["meta"]["model_config"]))
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
+    return module.to(device), config
+
+
+# -- the folder ----------------------------------------------------------------------------------
+
+
+def save_torch_folder(out, tensors: dict[str, np.ndarray], config: dict) -> Path:
+    """Write model.safetensors and config.json into `out`, atomically (replacing an earlier
+    torch folder there, never anything else)."""
+    target = Path(os.path.abspath(out))
+    if target.exists() and (not target.is_dir() or set(os.listdir(target)) - {WEIGHTS, CONFIG}):
+        raise CheckpointError(f"{target}: exists and is not a torch folder written here; "
+                              f"refusing to replace it")
+    files = {WEIGHTS: safetensors.numpy.save({k: np.ascontiguousarray(v)
+                                              for k, v in tensors.items()}),
+             CONFIG: json.dumps(config, indent=1, ensure_ascii=False).encode("utf-8")}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    try:
+        for name, data in files.items():
+            _write_synced(staging / name, data)
+        _fsync_dir(staging)
+        _swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def read_torch_folder(folder) -> tuple[dict[str, np.ndarray], dict]:
+    """(tensors under torch's names, config.json) of a torch folder; errors name the file."""
+    folder = Path(folder)
+    file = folder / CONFIG
+    if not file.is_file():
+        what = ("it is a checkpoint: `tinytransformer export` writes it as a torch folder"
+                if (folder / "meta.json").is_file() else "not a folder written by "
+                "`tinytransformer export --to torch` or by `python -m tinytransformer.distributed`")
+        raise CheckpointError(f"{file}: missing ({what})")
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{file}: not valid JSON ({e})") from e
+    if not isinstance(config, dict) or (config.get("format"), config.get("format_version")) != (
+            FORMAT, FORMAT_VERSION) or config.get("kind") not in KINDS:
+        raise CheckpointError(f"{file}: not a {FORMAT} config (expected format {FORMAT!r} "
+                              f"version {FORMAT_VERSION} and kind one of {KINDS})")
+    try:
+        tensors = safetensors.numpy.load((folder / WEIGHTS).read_bytes())
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{folder / WEIGHTS}: missing") from e
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise CheckpointError(f"{folder / WEIGHTS}: not a valid safetensors file ({e})") from e
+    return tensors, config
