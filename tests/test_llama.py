@@ -16,6 +16,8 @@ from tinytransformer.generate import generate
 from tinytransformer.gradcheck import gradcheck
 from tinytransformer.models import Llama, LlamaConfig
 
+from .tiny_gguf import write_tiny_gguf
+
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 hf_llama = pytest.importorskip("transformers.models.llama.modeling_llama")
@@ -453,32 +455,6 @@ def test_llama_gradcheck():
     ids = np.random.default_rng(14).integers(0, 50, (1, 4))
     report = gradcheck(lambda *ps: model(ids), *model.parameters(), max_elements=40)
     assert report.passed, report
-
-
-def write_tiny_gguf(path, model, extra_tensor=None):
-    """`model` as llama.cpp would store it, written with PyPI's gguf: float32 tensors, W_q and
-    W_k permuted to the interleaved layout, the config in the `llama.*` metadata."""
-    gguf = pytest.importorskip("gguf")
-    from tinytransformer.models.llama import gguf_names
-
-    c, state = model.config, model.state_dict()
-    w = gguf.GGUFWriter(str(path), arch="llama")
-    for add, value in ((w.add_block_count, c.num_layers), (w.add_embedding_length, c.d_model),
-                       (w.add_feed_forward_length, c.d_ff), (w.add_head_count, c.num_heads),
-                       (w.add_head_count_kv, c.num_kv_heads), (w.add_context_length, c.max_len),
-                       (w.add_rope_freq_base, c.rope_theta), (w.add_layer_norm_rms_eps, c.rms_eps)):
-        add(value)
-    for name, ours in gguf_names(c).items():
-        t = state[ours].astype(np.float32)
-        if ".attn_q." in name or ".attn_k." in name:
-            t = nn.permute_qk(t, c.num_heads if ".attn_q." in name else c.num_kv_heads)
-        w.add_tensor(name, t)
-    if extra_tensor:
-        w.add_tensor(extra_tensor, np.ones(4, np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
 
 
 def tiny_float32_llama(tie=True):
