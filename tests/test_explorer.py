@@ -229,3 +229,38 @@ def test_cli_writes_the_page(tmp_path, capsys):
 def test_cli_errors_say_what_to_do(args, message, capsys):
     assert cli.main(["attention", EN, *args]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_cli_writes_a_language_models_page(tmp_path, capsys):
+    """A checkpoint whose meta holds a tokenizer is a language model's (`lm train` writes it)."""
+    pytest.importorskip("tinytransformer.lm_train", reason="the language model's trainer")
+    model, tokenizer = tiny_lm()
+    save_checkpoint(tmp_path / "lm", model.state_dict(), {
+        "model_config": model.config.to_dict(), "tokenizer": tokenizer.to_json()})
+    out = tmp_path / "lm.html"
+    assert cli.main(["attention", TEXT, "--checkpoint", str(tmp_path / "lm"),
+                     "--html", str(out)]) == 0
+    data = json.loads(page_script(out.read_text(encoding="utf-8"), "explorer-data"))
+    assert data["kinds"][0]["queries"] == list(TEXT) and "next" in data
+
+
+@pytest.mark.slow
+def test_smollm2_vectors_after_rope_give_its_weights():
+    """SmolLM2: 9 query heads share 3 key heads, and q, k are rotated (RoPE) before they meet."""
+    from tinytransformer.explorer.sources import load_pretrained
+    from tinytransformer.pretrained import ModelNotFetchedError
+
+    try:
+        model, tokenizer = load_pretrained("smollm2")  # 10-45 s
+    except ModelNotFetchedError as e:
+        pytest.skip(f"{e}")
+    text = "The cat sat on the mat because"
+    data = page_data(model, tokenizer, text, "smollm2")
+    with inference(model):
+        logits, maps = model(np.array([tokenizer.encode(text)]), need_weights=True)
+    kind = data["kinds"][0]
+    assert np.shape(kind["q"])[:2] == (30, 9) and np.shape(kind["k"])[:2] == (30, 3)
+    np.testing.assert_allclose(neuron_weights(kind), np.stack([w[0] for w in maps]), rtol=0,
+                               atol=1e-6)
+    np.testing.assert_allclose(data["next"]["logits"], logits.data[0, -1], rtol=1e-6, atol=1e-5)
+    assert kind["queries"] == tokenizer.tokens(tokenizer.encode(text))

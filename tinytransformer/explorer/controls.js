@@ -35,7 +35,7 @@ function setState(changes) {
 
 function select(id, options, value, onChange) {
   return el("select", {id, onchange: (e) => onChange(Number(e.target.value))},
-    options.map((text, i) => fill(el("option", {value: i}, [text]), i === value ? {selected: ""} : {}, [])));
+    options.map((text, i) => el("option", {value: i, selected: i === value ? "" : null}, [text])));
 }
 
 function renderControls(nav) {
@@ -57,11 +57,11 @@ function renderControls(nav) {
 // One checkbox per head, in the head's colour; the neuron view uses its own single head.
 function headToggles() {
   const boxes = state.heads.map((on, h) => el("label", {class: "head", style: `color: ${headColor(h)}`}, [
-    fill(el("input", {type: "checkbox", id: `head-${h}`, "data-head": h, onchange: (e) => {
+    el("input", {type: "checkbox", id: `head-${h}`, checked: on ? "" : null, onchange: (e) => {
       const heads = state.heads.slice();
       heads[h] = e.target.checked;
       setState({heads});
-    }}), on ? {checked: ""} : {}, []), `${h}`]));
+    }}), `${h}`]));
   const unused = state.view === "head" ? "heads" : "heads unused";
   return el("span", {class: unused}, ["heads ", ...boxes]);
 }

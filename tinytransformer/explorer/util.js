@@ -3,7 +3,8 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 // el("td", {class: "num", "data-value": 0.5}, ["0.5000"]): an HTML element with attributes
-// and children (strings become text nodes, so token text is never parsed as HTML).
+// and children (strings become text nodes, so token text is never parsed as HTML); an
+// attribute whose value is null is left out, a name starting with "on" adds a listener.
 function el(tag, attrs = {}, children = []) {
   return fill(document.createElement(tag), attrs, children);
 }
@@ -14,8 +15,9 @@ function svgEl(tag, attrs = {}, children = []) {
 
 function fill(node, attrs, children) {
   for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined) continue;  // {checked: on ? "" : null}
     if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (value !== null && value !== undefined) node.setAttribute(name, value);
+    else node.setAttribute(name, value);
   }
   for (const child of children) {
     node.append(typeof child === "string" ? document.createTextNode(child) : child);
