@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinytransformer.generate import generate, sample_next, temperature_softmax
+from tinytransformer.generate import (
+    generate,
+    next_token_probs,
+    repetition_penalty,
+    sample_next,
+    temperature_softmax,
+)
 from tinytransformer.models import LanguageModel, LanguageModelConfig
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -78,3 +84,53 @@ def test_stops_at_eos_and_at_max_len():
     eos = generate(lm, [[2]], 5, temperature=0.0)[0][0]  # the first greedy token, used as <eos>
     assert generate(lm, [[2]], 5, temperature=0.0, eos_id=eos) == [[]]
     assert len(generate(lm, [[2, 3]], 50, temperature=1.0, rng=np.random.default_rng(0))[0]) == 4
+
+
+# -- the logits processors, against Hugging Face's on the same logits ---------------------------
+
+def hf_processors():
+    return pytest.importorskip("transformers.generation.logits_process")
+
+
+def hf(processor, logits, ids=None):
+    torch = pytest.importorskip("torch")
+    ids = torch.zeros((len(logits), 1), dtype=torch.long) if ids is None else torch.tensor(ids)
+    return processor(ids, torch.tensor(logits)).numpy()
+
+
+def hf_probs(scores):
+    e = np.exp(scores - scores.max(-1, keepdims=True))  # exp(-inf) = 0: the filtered tokens
+    return e / e.sum(-1, keepdims=True)
+
+
+@given(seed=st.integers(0, 2**16), penalty=st.sampled_from([0.5, 1.0, 1.3, 2.0]))
+def test_repetition_penalty_equals_hugging_faces(seed, penalty):
+    lp = hf_processors()
+    rng = np.random.default_rng(seed)
+    logits, seen = rng.standard_normal((3, 20)) * 3, rng.integers(0, 20, (3, 12))  # repeats too
+    expected = hf(lp.RepetitionPenaltyLogitsProcessor(penalty), logits, seen)
+    np.testing.assert_allclose(repetition_penalty(logits, seen, penalty), expected, rtol=1e-15)
+
+
+@given(seed=st.integers(0, 2**16), tau=st.sampled_from([0.3, 1.0, 1.7]),
+       top_k=st.sampled_from([None, 1, 5, 40]), top_p=st.sampled_from([None, 0.2, 0.9, 1.0]))
+def test_temperature_top_k_top_p_equal_hugging_faces(seed, tau, top_k, top_p):
+    """The distribution drawn from, against transformers' warpers in generate's order."""
+    lp = hf_processors()
+    logits = np.random.default_rng(seed).standard_normal((2, 40)) * 4  # no ties, almost surely
+    scores = hf(lp.TemperatureLogitsWarper(tau), logits)
+    if top_k is not None:
+        scores = hf(lp.TopKLogitsWarper(top_k), scores)
+    if top_p is not None:
+        scores = hf(lp.TopPLogitsWarper(top_p), scores)
+    np.testing.assert_allclose(next_token_probs(logits, tau, top_k, top_p), hf_probs(scores),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_repetition_penalty_in_generate_changes_greedy_repeats():
+    """Greedy with a huge penalty never repeats a token of the prompt or of its own output."""
+    lm, prompt = tiny_lm(max_len=12), [[2, 5]]
+    out = generate(lm, prompt, 7, temperature=0.0, penalty=1e9)[0]
+    assert len(set(out) | {2, 5}) == len(out) + 2
+    with pytest.raises(ValueError, match="penalty must be > 0"):
+        repetition_penalty(np.zeros((1, 3)), [[0]], 0.0)

@@ -5,8 +5,10 @@
 z are the model's logits for the next token and tau the temperature: tau = 1 samples the model's
 own distribution, tau < 1 sharpens it (tau -> 0 is greedy argmax), tau > 1 flattens it. Top-k
 keeps the k most likely tokens; top-p (nucleus sampling, Holtzman et al. 2020) keeps the
-smallest set of most likely tokens whose probability reaches p. The model is run incrementally
-with a key/value cache, so each new token costs O(t), not O(t^2).
+smallest set of most likely tokens whose probability reaches p. A repetition penalty r > 1
+(CTRL, Keskar et al. 2019) discourages tokens already in the text: z_w / r where z_w > 0, z_w r
+where not. The three are Hugging Face's logits processors (tests/test_generate.py compares them).
+The model is run incrementally with a key/value cache, so each new token costs O(t), not O(t^2).
 
     rows = generate(lm, [[BOS_ID]] * 3, max_new_tokens=20, temperature=0.8, eos_id=EOS_ID,
                     rng=np.random.default_rng(0))
@@ -43,20 +45,43 @@ def top_p_filter(p: np.ndarray, top_p: float) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
+def repetition_penalty(logits: np.ndarray, seen, penalty: float) -> np.ndarray:
+    """z_w / penalty where z_w > 0, z_w * penalty where not, for each token w in its row of
+    `seen` (once, however often it occurs).  logits [B, V], seen [B, t] ids -> [B, V]"""
+    if penalty <= 0:
+        raise ValueError(f"repetition_penalty: penalty must be > 0, got {penalty}")
+    out = np.array(logits, dtype=np.float64)
+    rows = np.arange(len(out))[:, None]  # [B, 1], against seen [B, t]
+    z = out[rows, seen]
+    out[rows, seen] = np.where(z > 0, z / penalty, z * penalty)
+    return out
+
+
+def top_k_filter(logits: np.ndarray, top_k: int) -> np.ndarray:
+    """-inf for all but the top_k largest logits of each row (ties with the k-th stay).
+    logits [B, V] -> [B, V]"""
+    kth = np.sort(logits, axis=-1)[:, -top_k][:, None]  # [B, 1]: the k-th largest logit
+    return np.where(logits >= kth, logits, -np.inf)
+
+
+def next_token_probs(logits: np.ndarray, temperature: float, top_k: int | None = None,
+                     top_p: float | None = None) -> np.ndarray:
+    """P_tau restricted to the `top_k` most likely tokens (all of them if None), then to the
+    nucleus of mass `top_p` (`top_p_filter`; none if None).  logits [B, V] -> p [B, V]"""
+    logits = np.asarray(logits, dtype=np.float64)
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    p = temperature_softmax(logits, temperature)  # [B, V]
+    return p if top_p is None else top_p_filter(p, top_p)
+
+
 def sample_next(logits: np.ndarray, temperature: float, rng: np.random.Generator,
                 top_k: int | None = None, top_p: float | None = None) -> np.ndarray:
-    """One token per row: argmax when temperature == 0, else a draw from P_tau restricted to
-    the `top_k` most likely tokens (all of them if None), then to the nucleus of mass `top_p`
-    (`top_p_filter`; none if None).  logits [B, V] -> ids [B]"""
-    logits = np.asarray(logits, dtype=np.float64)
+    """One token per row: argmax when temperature == 0, else a draw from `next_token_probs`.
+    logits [B, V] -> ids [B]"""
     if temperature == 0:
-        return logits.argmax(-1)
-    if top_k is not None:
-        kth = np.sort(logits, axis=-1)[:, -top_k][:, None]  # [B, 1]: the k-th largest logit
-        logits = np.where(logits >= kth, logits, -np.inf)
-    p = temperature_softmax(logits, temperature)  # [B, V]
-    if top_p is not None:
-        p = top_p_filter(p, top_p)
+        return np.asarray(logits).argmax(-1)
+    p = next_token_probs(logits, temperature, top_k, top_p)  # [B, V]
     u = rng.random((len(p), 1))  # inverse-CDF sampling, one uniform draw per row
     return np.minimum((p.cumsum(-1) < u).sum(-1), p.shape[-1] - 1)
 
@@ -64,12 +89,13 @@ def sample_next(logits: np.ndarray, temperature: float, rng: np.random.Generator
 def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0,
              rng: np.random.Generator | None = None, eos_id: int | None = None,
              top_k: int | None = None, use_cache: bool = True, top_p: float | None = None,
-             on_token=None) -> list[list[int]]:
+             on_token=None, penalty: float | None = None) -> list[list[int]]:
     """Continue each row of `prompt` [B, t] (ids) -> B lists of new ids, cut before `eos_id`.
 
     `model(tokens, cache=...)` must return logits [B, T, V] (a `models.LanguageModel`).
     Stops after `max_new_tokens`, when every row has produced `eos_id`, or at the model's
     `max_len`. `on_token(ids [B])` is called with each new column as it is drawn, to stream.
+    `penalty` is the repetition penalty, over the prompt and what follows it.
     """
     rng = rng if rng is not None else np.random.default_rng()
     ys = np.array(prompt, dtype=np.int64).reshape(len(prompt), -1)  # [B, t]
@@ -80,7 +106,9 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0,
     with inference(model):
         logits = model(ys, cache=cache)  # the whole prompt once: [B, t, V]
         while ys.shape[1] < limit and not done.all():
-            nxt = sample_next(logits.data[:, -1], temperature, rng, top_k, top_p)  # [B]
+            z = logits.data[:, -1]  # [B, V]
+            z = z if penalty is None else repetition_penalty(z, ys, penalty)
+            nxt = sample_next(z, temperature, rng, top_k, top_p)  # [B]
             ys = np.concatenate([ys, nxt[:, None]], axis=1)  # [B, t + 1]
             if on_token is not None:
                 on_token(nxt)
