@@ -117,3 +117,55 @@ def test_the_imported_run_translates_as_the_torch_model(runs, capsys, tmp_path):
     assert cli.main(["attention", "--checkpoint", checkpoint, SENTENCES[0],
                      "--out", str(figure), "--kinds", "encoder_self"]) == 0
     assert figure.stat().st_size > 0
+
+
+# -- the language model: its recipe (loss, windows, cosine schedule, betas), in one process ------
+TINY_LM = {"d_model": 16, "num_heads": 2, "d_ff": 32, "num_layers": 2, "dropout": 0.0,
+           "dtype": "float64"}
+
+
+def test_language_model_on_torch_equals_the_numpy_trainer(tmp_path, capsys):
+    from tinytransformer.distributed.run import Options, train
+    from tinytransformer.interop import load_torch_model
+    from tinytransformer.lm_train import LMTrainConfig, LMTrainer
+
+    text = tmp_path / "text.txt"
+    rng = np.random.default_rng(0)
+    text.write_text("\n".join("".join(rng.choice(list("xyzab"), 12)) for _ in range(40)) + "\n")
+    cfg = LMTrainConfig(data=str(text), context=8, steps=K, batch_size=5, warmup=2,
+                        eval_every=K, model=TINY_LM)
+    trainer = LMTrainer(cfg, tmp_path / "numpy", log=quiet)
+    trainer.save("init")
+    export_checkpoint(tmp_path / "numpy" / "init", tmp_path / "init")
+    train(Options(model=str(tmp_path / "init"), out=str(tmp_path / "torch")), log=quiet)
+    trainer.run(progress=False)
+    err, name = max_difference(weights(tmp_path / "torch"),
+                               load_checkpoint(tmp_path / "numpy" / "latest").tensors)
+    with capsys.disabled():
+        print(f"\nlanguage model, torch vs the NumPy trainer: max |diff| {err:.1e} ({name})")
+    assert err <= TOL
+    torch_meta = read_torch_folder(tmp_path / "torch")[1]["meta"]
+    np.testing.assert_allclose(losses(torch_meta["history"]), losses(trainer.history),
+                               rtol=1e-10)
+    # imported back, `lm generate` continues a prompt as the torch model does (greedy)
+    checkpoint = str(tmp_path / "imported")
+    assert cli.main(["import", str(tmp_path / "torch"), "--checkpoint", checkpoint]) == 0
+    capsys.readouterr()
+    assert cli.main(["lm", "generate", "--checkpoint", checkpoint, "--temperature", "0",
+                     "--max-new-tokens", "4", "xa"]) == 0  # 1 + 2 + 4 tokens: within context
+    model, _ = load_torch_model(tmp_path / "torch")
+    assert capsys.readouterr().out.strip() == "xa" + torch_greedy_text(model, trainer, "xa", 4)
+
+
+def torch_greedy_text(model, trainer, prompt: str, n: int) -> str:
+    """The torch model's argmax continuation of `prompt`, cut at the document separator."""
+    from tinytransformer.data.documents import encode_text, separator_id
+
+    tok = trainer.tokenizer
+    sep = separator_id(tok)
+    ids = torch.tensor([[sep, *encode_text(tok, prompt)]])
+    with torch.no_grad():
+        for _ in range(n):
+            ids = torch.cat([ids, model.eval()(ids)[:, -1].argmax(-1, keepdim=True)], dim=1)
+    new = ids[0, -n:].tolist()
+    return tok.decode(new[:new.index(sep)] if sep in new else new)
