@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..data.vocab import SPECIALS, Vocab
+
 _TYPES: dict[str, type[Tokenizer]] = {}
 
 
@@ -74,6 +76,38 @@ class Tokenizer:
         if not isinstance(tok, cls):
             raise ValueError(f"{path}: holds a {type(tok).__name__}, not a {cls.__name__}")
         return tok
+
+
+class VocabTokenizer(Tokenizer):
+    """A tokenizer whose ids come from a `Vocab` (<pad> <unk> <bos> <eos> = 0..3, then by
+    falling frequency): `split` cuts text into tokens and `join` puts tokens back together."""
+
+    def __init__(self, vocab: Vocab):
+        self.vocab = vocab
+
+    def split(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def join(self, tokens: list[str]) -> str:
+        raise NotImplementedError
+
+    def encode(self, text: str) -> list[int]:
+        return self.vocab.encode(self.split(text))
+
+    def decode(self, ids) -> str:
+        """Text; <pad> <bos> <eos> are dropped, <unk> is written as "<unk>"."""
+        return self.join(self.vocab.decode(ids))
+
+    def tokens(self, ids) -> list[str]:
+        return self.vocab.decode(ids, strip_specials=False)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        return {s: self.vocab.stoi[s] for s in SPECIALS}
 
 
 def load_tokenizer(path) -> Tokenizer:

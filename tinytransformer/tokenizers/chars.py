@@ -13,16 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..data.vocab import SPECIALS, Vocab
-from .base import Tokenizer, register
+from ..data.vocab import Vocab
+from .base import VocabTokenizer, register
 
 
 @register
-class CharTokenizer(Tokenizer):
+class CharTokenizer(VocabTokenizer):
     type_name = "chars"
-
-    def __init__(self, vocab: Vocab):
-        self.vocab = vocab
 
     @classmethod
     def train(cls, texts: Iterable[str], min_freq: int = 1,
@@ -30,23 +27,11 @@ class CharTokenizer(Tokenizer):
         """A vocabulary of the characters seen in `texts` (see `Vocab.build`)."""
         return cls(Vocab.build((list(t) for t in texts), min_freq, max_size))
 
-    def encode(self, text: str) -> list[int]:
-        return self.vocab.encode(list(text))
+    def split(self, text: str) -> list[str]:
+        return list(text)
 
-    def decode(self, ids) -> str:
-        """Text; <pad> <bos> <eos> are dropped, <unk> is written as "<unk>"."""
-        return "".join(self.vocab.decode(ids))
-
-    def tokens(self, ids) -> list[str]:
-        return self.vocab.decode(ids, strip_specials=False)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    @property
-    def special_tokens(self) -> dict[str, int]:
-        return {s: self.vocab.stoi[s] for s in SPECIALS}
+    def join(self, tokens: list[str]) -> str:
+        return "".join(tokens)
 
     def to_json(self) -> dict:
         return {"type": self.type_name, **self.vocab.to_json()}

@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..data.tokenize import detokenize_en, detokenize_zh, tokenize_en, tokenize_zh
-from ..data.vocab import SPECIALS, Vocab
-from .base import Tokenizer, register
+from ..data.vocab import Vocab
+from .base import VocabTokenizer, register
 
 # language -> (text -> tokens, tokens -> text)
 LANGUAGES = {"en": (tokenize_en, detokenize_en), "zh": (tokenize_zh, detokenize_zh)}
 
 
 @register
-class WordTokenizer(Tokenizer):
+class WordTokenizer(VocabTokenizer):
     """"en": lower-cased words, punctuation and n't split off. "zh": one token per character,
     except that runs of ASCII letters and digits stay whole ("Twitter", "7:45")."""
 
@@ -33,8 +33,8 @@ class WordTokenizer(Tokenizer):
         if language not in LANGUAGES:
             raise ValueError(f"WordTokenizer: language must be one of {sorted(LANGUAGES)}, "
                              f"got {language!r}")
-        self.vocab, self.language = vocab, language
-        self._split, self._join = LANGUAGES[language]
+        super().__init__(vocab)
+        self.language = language
 
     @classmethod
     def train(cls, texts: Iterable[str], language: str = "en", min_freq: int = 1,
@@ -46,23 +46,11 @@ class WordTokenizer(Tokenizer):
         split = LANGUAGES[language][0]
         return cls(Vocab.build((split(t) for t in texts), min_freq, max_size), language)
 
-    def encode(self, text: str) -> list[int]:
-        return self.vocab.encode(self._split(text))
+    def split(self, text: str) -> list[str]:
+        return LANGUAGES[self.language][0](text)
 
-    def decode(self, ids) -> str:
-        """Text; <pad> <bos> <eos> are dropped, <unk> is written as "<unk>"."""
-        return self._join(self.vocab.decode(ids))
-
-    def tokens(self, ids) -> list[str]:
-        return self.vocab.decode(ids, strip_specials=False)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    @property
-    def special_tokens(self) -> dict[str, int]:
-        return {s: self.vocab.stoi[s] for s in SPECIALS}
+    def join(self, tokens: list[str]) -> str:
+        return LANGUAGES[self.language][1](tokens)
 
     def to_json(self) -> dict:
         return {"type": self.type_name, "language": self.language, **self.vocab.to_json()}
