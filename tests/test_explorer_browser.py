@@ -257,9 +257,12 @@ def test_chinese_labels_have_glyphs(browser, pages):
 
 
 def shoot(driver, path: Path) -> None:
-    """The page down to its last element, in one picture."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1200, min(height + 20, 1600))
+    """The page down to its last element, in one picture (the window's height includes the
+    browser's own bars, even headless)."""
+    driver.set_window_size(1200, 1800)
+    bottom, bars = driver.execute_script("return [document.body.getBoundingClientRect().bottom, "
+                                         "window.outerHeight - window.innerHeight]")
+    driver.set_window_size(1200, int(bottom) + 24 + bars)
     driver.save_screenshot(str(path))
     print(f"wrote {path}")
 

@@ -89,6 +89,8 @@ def decoder_only_data(model, tokenizer, text, checkpoint: str = "") -> dict:
     labels = token_labels(tokenizer, ids)
     kind = kind_data("self", np.stack([w[0] for w in maps]), labels, labels,
                      [query_key(m, calls[m]) for m in modules], causal=True)
+    if isinstance(modules[0], GroupedQueryAttention):
+        kind["note"] += " q and k are shown after RoPE: the rotation is how position enters q . k."
     return {"model": describe(model), "checkpoint": str(checkpoint),
             "sentence": text if isinstance(text, str) else " ".join(labels), "output": None,
             "kinds": [kind], "next": next_token(logits.data[0, -1], tokenizer, labels[-1])}

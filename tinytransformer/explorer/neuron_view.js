@@ -33,7 +33,7 @@ function renderNeuronView(section) {
   const formula = el("p", {class: "formula"}, [`s_j = q \u00b7 k_j / \u221a${D}`,
     k.causal ? " (\u2212\u221e for a later key: the causal mask)" : "",
     ",   a_j = exp(s_j) / \u03a3 exp(s_k),   layer ", `${state.layer}`, `, head ${state.head}, D = ${D}`]);
-  section.replaceChildren(pick, formula, neuronTable(k, q, rows));
+  section.replaceChildren(pick, formula, el("p", {class: "note"}, [k.note]), neuronTable(k, q, rows));
 }
 
 function neuronTable(k, q, rows) {

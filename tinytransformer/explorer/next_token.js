@@ -23,7 +23,7 @@ function renderNextToken(section) {
     el("td", {class: "num prob", "data-value": p[id]}, [fmt(p[id])])]));
   const rest = 1 - next.top.reduce((a, id) => a + p[id], 0);
   section.replaceChildren(
-    el("h2", {}, [`Next token after \u201c${next.after}\u201d`]),
+    el("h2", {}, [`Next token after \u201c${shortToken(next.after, 20)}\u201d`]),
     el("p", {class: "formula"}, [`p_i = exp(z_i / T) / \u03a3_j exp(z_j / T) over all `,
       `${next.logits.length} tokens;  T = `, el("output", {id: "temperature-value"},
         [state.temperature.toFixed(2)]), " ", slider]),
