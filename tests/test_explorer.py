@@ -195,7 +195,7 @@ def test_notebook_html_holds_the_page():
 
     page = attention_page(*tiny_lm(), TEXT)
     frame = notebook_html(page)
-    assert frame.startswith("<iframe srcdoc=")
+    assert frame.startswith("<div><iframe srcdoc=")
     assert html.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1)) == page
 
 

@@ -196,14 +196,16 @@ def test_neuron_view_follows_the_formula(browser, pages, shots, page, kind, quer
 
 
 def test_temperature_reshapes_the_next_token(browser, pages, shots):
+    from selenium.webdriver import ActionChains
+
     path, data, _ = pages["lm"]
     model, tokenizer = tiny_lm()
     logits = model(np.array([tokenizer.encode(data["sentence"])])).data[0, -1].astype(float)
     open_page(browser, path)
-    for T in (0.5, 1.0, 2.0):
-        browser.execute_script("const s = document.getElementById('temperature'); "
-                               "s.value = arguments[0]; "
-                               "s.dispatchEvent(new Event('input'));", T)
+    slider = browser.find_element("id", "temperature")
+    for move in (-60, 90, 40):  # dragged with the mouse: the slider must survive its own input
+        ActionChains(browser).click_and_hold(slider).move_by_offset(move, 0).release().perform()
+        T = float(slider.get_attribute("value"))
         rows = browser.execute_script("return [...document.querySelectorAll('tr.candidate')]"
                                       ".map((r) => [Number(r.dataset.id), "
                                       "Number(r.querySelector('td.prob').dataset.value)]);")
@@ -212,6 +214,7 @@ def test_temperature_reshapes_the_next_token(browser, pages, shots):
         assert [i for i, _ in rows] == np.argsort(-logits)[:10].tolist()
         np.testing.assert_allclose([q for _, q in rows], p[[i for i, _ in rows]], atol=1e-6)
         assert browser.find_element("id", "temperature-value").text == f"{T:.2f}"
+    assert T != 1.0
     browser.save_screenshot(str(shots / "lm_temperature.png"))
 
 

@@ -5,6 +5,9 @@
                 "weights" [L][H][T_q][T_k], "q" [L][H][T_q][D], "k" [L][H_kv][T_k][D]}, ...],
      "next": {"after", "logits" [V], "top" [K ids], "top_tokens" [K]}}     (decoder-only models)
 
+A model trained for another target than the next token can retitle its output panel by setting
+data["next"]["title"] before `render(data)`.
+
 `weights` are the model's own attention weights; `q` and `k` are the vectors the neuron view
 multiplies (capture.py). Numbers keep 7 significant digits: float32 holds about 7, and the
 page's numbers then match the model's to ~1e-7.

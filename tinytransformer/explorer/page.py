@@ -33,6 +33,8 @@ def render(data: dict) -> str:
 
 def notebook_html(page: str, height: int = 760) -> str:
     """The page inside an <iframe>, for Jupyter's `display(HTML(...))`: the page keeps its own
-    styles and ids, apart from the notebook's and from other pages in the same notebook."""
-    return (f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width: 100%; '
-            f'height: {height}px; border: 1px solid #ddd" title="attention explorer"></iframe>')
+    styles and ids, apart from the notebook's and from other pages in the same notebook. (In a
+    <div>: IPython warns about HTML that starts with an iframe.)"""
+    return (f'<div><iframe srcdoc="{html.escape(page, quote=True)}" style="width: 100%; '
+            f'height: {height}px; border: 1px solid #ddd" title="attention explorer">'
+            '</iframe></div>')
