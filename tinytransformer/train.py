@@ -6,7 +6,8 @@
 The loop itself (steps or minutes, evaluation, `latest/` and `best/` checkpoints, Ctrl-C, the
 NaN guard, resume equal to an uninterrupted run) is `loop.TrainingRun`, shared with the
 language model's trainer (`lm_train.py`); the run folder's rules are in `runs.py`. A
-checkpoint here also holds the two vocabularies.
+checkpoint here also holds the two vocabularies and the two sides (languages and tokenizers,
+`data/languages.py`); the data and its splits are `data/corpus.py`'s.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import functional as F
-from .data import DataError, Vocab, load_tsv, make_batches, split_pairs, toy_splits
+from .data import Vocab, make_batches
+from .data.corpus import Corpus, load_corpus
 from .data.documents import held_out_size
-from .data.tokenize import tokenize_en, tokenize_zh
+from .data.languages import Side, language, tokenizer_kind
 from .loop import NonFiniteError, TrainingRun
 from .models import Transformer, TransformerConfig
 from .models.config import known_fields
@@ -34,6 +36,15 @@ from .values import (
     probability,
 )
 
+
+def column(value) -> int:
+    """A TSV column holding the source: 1 or 2."""
+    n = positive_int(value)
+    if n not in (1, 2):
+        raise ValueError(f"must be 1 or 2 (a pair file has two columns), got {value}")
+    return n
+
+
 __all__ = ["TrainConfig", "Trainer", "Corpus", "load_corpus", "held_out_size", "evaluate_loss",
            "NonFiniteError"]  # NonFiniteError lives in loop.py; importable here as before
 
@@ -44,7 +55,17 @@ class TrainConfig:
 
     data: str | None = option(None, "tab-separated sentence pairs (Tatoeba/Anki format); "
                                     "default: the built-in toy corpus")
-    max_words: int = option(10, "--data: keep pairs of at most this many English tokens",
+    src_lang: str = option("en", "source language, an ISO code (en, zh, fr, de, ...)", language)
+    tgt_lang: str = option("zh", "target language (--reverse swaps the two)", language)
+    src_tokenizer: str | None = option(None, "words, chars or bpe (default: chars for zh "
+                                             "and ja, words otherwise)", tokenizer_kind)
+    tgt_tokenizer: str | None = option(None, "as --src-tokenizer, for the target",
+                                       tokenizer_kind)
+    bpe_merges: int = option(1000, "merges learned for a bpe side", positive_int)
+    source_column: int | None = option(None, "--data: the column (1 or 2) that holds the "
+                                             "source (default: the one whose text reads as "
+                                             "--src-lang, else 1)", column)
+    max_words: int = option(10, "--data: keep pairs of at most this many tokens in column 1",
                             positive_int)
     valid_size: int | None = option(None, "--data: validation pairs (default: 5 percent of "
                                           "the pairs, at most 1000, at least 1)", positive_int)
@@ -69,39 +90,6 @@ class TrainConfig:
         check_fields(self)
         # the model fields are checked now, with stand-in vocabulary sizes, not after the data
         TransformerConfig(src_vocab=1, tgt_vocab=1, **known_fields(TransformerConfig, self.model))
-
-
-@dataclass
-class Corpus:
-    splits: dict  # {"train" | "valid" | "test": [(english, chinese), ...]}
-    src_vocab: Vocab
-    tgt_vocab: Vocab
-
-    def token_ids(self, split: str) -> tuple[list[list[int]], list[list[int]]]:
-        """(source ids, target ids) of a split, as the vocabularies encode its sentences."""
-        pairs = self.splits[split]
-        return ([self.src_vocab.encode(tokenize_en(en)) for en, _ in pairs],
-                [self.tgt_vocab.encode(tokenize_zh(zh)) for _, zh in pairs])
-
-
-def load_corpus(cfg: TrainConfig, vocabs: tuple[Vocab, Vocab] | None = None) -> Corpus:
-    """The toy corpus or a TSV file, split, with vocabularies built on the training part."""
-    if cfg.data is None:
-        splits = toy_splits(seed=cfg.seed)
-    else:
-        pairs = load_tsv(cfg.data, max_len=cfg.max_words)
-        n_valid = cfg.valid_size or held_out_size(len(pairs))
-        n_test = cfg.test_size or held_out_size(len(pairs))
-        if len(pairs) < n_valid + n_test + 1:
-            raise DataError(f"{cfg.data}: {len(pairs)} pairs of at most {cfg.max_words} English "
-                            f"words, too few to hold out {n_valid} for validation and {n_test} "
-                            f"for test and train on the rest")
-        splits = split_pairs(pairs, n_valid=n_valid, n_test=n_test, seed=cfg.seed)
-    if vocabs is None:
-        train = splits["train"]
-        vocabs = (Vocab.build((tokenize_en(en) for en, _ in train), min_freq=cfg.min_freq),
-                  Vocab.build((tokenize_zh(zh) for _, zh in train), min_freq=cfg.min_freq))
-    return Corpus(splits, *vocabs)
 
 
 def evaluate_loss(model, batches, label_smoothing: float) -> float:
@@ -129,9 +117,7 @@ class Trainer(TrainingRun):
 
     def build(self, ckpt) -> None:
         cfg = self.cfg
-        vocabs = (tuple(Vocab.from_json(ckpt.meta[k]) for k in ("src_vocab", "tgt_vocab"))
-                  if ckpt is not None else None)
-        self.corpus = load_corpus(cfg, vocabs)
+        self.corpus = self.make_corpus(ckpt)
         mc = {"seed": cfg.seed, **cfg.model, "src_vocab": len(self.corpus.src_vocab),
               "tgt_vocab": len(self.corpus.tgt_vocab)}
         self.model = Transformer(TransformerConfig.from_dict(mc))
@@ -141,6 +127,15 @@ class Trainer(TrainingRun):
         self.valid_ids = self.corpus.token_ids("valid")
         self.valid_batches = make_batches(*self.valid_ids, batch_size=100)
 
+    def make_corpus(self, ckpt) -> Corpus:
+        """The data and its vocabularies (a resumed run's own); a subclass may cut the
+        sentences another way (chapter 15 gives the source side a subword vocabulary)."""
+        if ckpt is None:
+            return load_corpus(self.cfg)
+        vocabs = tuple(Vocab.from_json(ckpt.meta[k]) for k in ("src_vocab", "tgt_vocab"))
+        sides = [Side.from_json(s) for s in ckpt.meta.get("sides", [])] or None
+        return load_corpus(self.cfg, vocabs, sides)
+
     @property
     def best_bleu(self) -> float:
         """The best validation BLEU so far (-1 before the first evaluation)."""
@@ -148,7 +143,8 @@ class Trainer(TrainingRun):
 
     def meta(self) -> dict:
         return {**super().meta(), "src_vocab": self.corpus.src_vocab.to_json(),
-                "tgt_vocab": self.corpus.tgt_vocab.to_json(), "best_bleu": self.best_bleu}
+                "tgt_vocab": self.corpus.tgt_vocab.to_json(), "best_bleu": self.best_bleu,
+                "sides": [side.to_json() for side in self.corpus.sides]}
 
     def batches_from(self, step: int):
         """The batches from global step `step` on: epoch e is shuffled by (seed, e)."""
@@ -173,11 +169,10 @@ class Trainer(TrainingRun):
     def evaluate(self) -> dict:
         n = self.cfg.eval_sentences
         pairs = self.corpus.splits["valid"][:n]
-        hyps = translate(self.model, (self.corpus.src_vocab, self.corpus.tgt_vocab),
-                         [en for en, _ in pairs])
+        hyps = translate(self.model, self.corpus.vocabs, [src for src, _ in pairs])
         return {"step": self.step,
                 "valid_loss": evaluate_loss(self.model, self.valid_batches, 0.0),
-                "valid_bleu": bleu(hyps, [zh for _, zh in pairs])}
+                "valid_bleu": bleu(hyps, [tgt for _, tgt in pairs], self.cfg.tgt_lang)}
 
     def describe(self, result: dict) -> str:
         return f"valid loss {result['valid_loss']:.3f}, BLEU {result['valid_bleu']:.1f}"
