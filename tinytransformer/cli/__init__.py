@@ -9,6 +9,7 @@ traceback). One module per family of commands:
 
     translator.py   train, translate, evaluate, attention
     pretrained.py   fetch
+    llm.py          chat, generate (a pretrained LLM)
     lm.py           lm train | generate | perplexity, tokenize
     options.py      flags from dataclass fields, checks as argparse types, CommandError
 """
@@ -20,7 +21,7 @@ import os
 import sys
 
 from .. import __version__
-from . import export, lm, pretrained, translator
+from . import export, llm, lm, pretrained, translator
 from .options import CommandError
 
 __all__ = ["main", "build_parser", "COMMANDS", "CommandError"]
@@ -43,6 +44,7 @@ COMMANDS = {  # name -> (add its arguments, run it, one line of help); one dict 
     **pretrained.COMMANDS,
     **export.COMMANDS,
     **lm.COMMANDS,
+    **llm.COMMANDS,
     "bench": (add_bench, run_bench, "benchmarks: engine, kernels, training step, decoding"),
 }
 
