@@ -259,48 +259,38 @@ def test_chinese_labels_have_glyphs(browser, pages):
 # -- README's screenshots ---------------------------------------------------------------------
 
 
-def shoot(driver, path: Path) -> None:
-    """The page down to its last element, in one picture (the window's height includes the
-    browser's own bars, even headless)."""
+def shoot(driver, name: str) -> None:
+    """The page down to its last element, in one picture, as figures/NAME (the window's height
+    includes the browser's own bars, even headless)."""
     driver.set_window_size(1200, 1800)
     bottom, bars = driver.execute_script("return [document.body.getBoundingClientRect().bottom, "
                                          "window.outerHeight - window.innerHeight]")
     driver.set_window_size(1200, int(bottom) + 24 + bars)
-    driver.save_screenshot(str(path))
-    print(f"wrote {path}")
+    driver.save_screenshot(str(ROOT / "figures" / name))
 
 
-def write_figures(checkpoint: str, sentence: str = "my mother will watch a movie at home "
-                                                  "tomorrow .") -> None:
-    from tinytransformer.explorer import attention_page
-    from tinytransformer.explorer.sources import load_checkpoint_model, load_pretrained
+def write_figures(checkpoint: str) -> None:
+    """The translator's three views, then SmolLM2's neuron view (it must be fetched)."""
+    from tinytransformer.explorer.sources import write_page
 
-    driver = start_chromium(1200, 900)
-    folder = Path(tempfile.mkdtemp())
-    page = folder / "translator.html"
-    page.write_text(attention_page(*load_checkpoint_model(checkpoint), sentence, checkpoint),
-                    encoding="utf-8")
-    driver.get(page.as_uri())
+    driver, folder = start_chromium(1200, 900), Path(tempfile.mkdtemp())
+    print(write_page(folder / "tr.html", "my mother will watch a movie at home tomorrow .",
+                     checkpoint))
+    driver.get((folder / "tr.html").as_uri())
     choose(driver, "kind", 2)
     choose(driver, "layer", 1)
-    shoot(driver, ROOT / "figures" / "explorer_head.png")
+    shoot(driver, "explorer_head.png")
     driver.find_element("id", "view-model").click()
-    shoot(driver, ROOT / "figures" / "explorer_model.png")
+    shoot(driver, "explorer_model.png")
     driver.find_element("id", "view-head").click()
-    driver.find_element("css selector", "text.token.q[data-index='6']").click()
-    driver.find_element("css selector", "#neuron-table tr.key[data-key='7']").click()
-    shoot(driver, ROOT / "figures" / "explorer_neuron.png")
-    try:
-        llm = attention_page(*load_pretrained("smollm2"), "The cat sat on the mat because it",
-                             "smollm2")
-    except Exception as e:  # not fetched: the translator's figures are enough
-        print(f"no SmolLM2 figure: {e}")
-    else:
-        (folder / "smollm2.html").write_text(llm, encoding="utf-8")
-        driver.get((folder / "smollm2.html").as_uri())
-        driver.find_element("id", "view-neuron").click()
-        choose(driver, "layer", 12)
-        shoot(driver, ROOT / "figures" / "explorer_smollm2.png")
+    driver.find_element("css selector", "text.token.q[data-index='6']").click()  # 在
+    driver.find_element("css selector", "#neuron-table tr.key[data-key='7']").click()  # home
+    shoot(driver, "explorer_neuron.png")
+    print(write_page(folder / "llm.html", "The cat sat on the mat because it", name="smollm2"))
+    driver.get((folder / "llm.html").as_uri())
+    driver.find_element("id", "view-neuron").click()
+    choose(driver, "layer", 12)
+    shoot(driver, "explorer_smollm2.png")
     driver.quit()
 
 
