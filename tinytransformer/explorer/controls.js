@@ -56,12 +56,10 @@ function renderControls(nav) {
 
 // One checkbox per head, in the head's colour; the neuron view uses its own single head.
 function headToggles() {
-  const boxes = state.heads.map((on, h) => el("label", {class: "head", style: `color: ${headColor(h)}`}, [
-    el("input", {type: "checkbox", id: `head-${h}`, checked: on ? "" : null, onchange: (e) => {
-      const heads = state.heads.slice();
-      heads[h] = e.target.checked;
-      setState({heads});
-    }}), `${h}`]));
-  const unused = state.view === "head" ? "heads" : "heads unused";
-  return el("span", {class: unused}, ["heads ", ...boxes]);
+  const toggle = (h, on) => setState({heads: state.heads.map((was, i) => (i === h ? on : was))});
+  const boxes = state.heads.map((on, h) => el("label", {class: "head",
+    style: `color: ${headColor(h)}`}, [el("input", {type: "checkbox", id: `head-${h}`,
+    checked: on ? "" : null, onchange: (e) => toggle(h, e.target.checked)}), `${h}`]));
+  const unused = state.view === "head" ? "" : " unused";
+  return el("span", {class: `heads${unused}`}, ["heads ", ...boxes]);
 }

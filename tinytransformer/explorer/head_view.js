@@ -11,7 +11,8 @@ function renderHeadView(section) {
   const rows = Math.max(k.queries.length, k.keys.length);
   const width = 2 * COLUMN + SPAN;
   const box = svgEl("svg", {id: "head-svg", width, height: (rows + 1) * ROW});
-  box.append(svgEl("text", {x: COLUMN - 8, y: 14, class: "side", "text-anchor": "end"}, ["queries"]),
+  box.append(
+    svgEl("text", {x: COLUMN - 8, y: 14, class: "side", "text-anchor": "end"}, ["queries"]),
     svgEl("text", {x: COLUMN + SPAN + 8, y: 14, class: "side"}, ["keys"]));
   box.append(...attentionLines(k));
   k.queries.forEach((t, i) => box.append(tokenLabel(box, t, "q", i, COLUMN - 8, "end")));
@@ -61,7 +62,8 @@ function isolate(box, side, index) {
     line.classList.toggle("hidden", side !== null && Number(line.dataset[side]) !== index);
   }
   for (const token of box.querySelectorAll("text.token")) {
-    const mine = side !== null && token.classList.contains(side) && Number(token.dataset.index) === index;
+    const mine = side !== null && token.classList.contains(side) &&
+      Number(token.dataset.index) === index;
     token.classList.toggle("focus", mine);
   }
 }

@@ -7,7 +7,8 @@ const THUMB = 96;  // px: a thumbnail's side, whatever the number of tokens
 function renderModelView(section) {
   const k = currentKind();
   const heads = k.weights[0].length;
-  const header = el("tr", {}, [el("th"), ...k.weights[0].map((_, h) => el("th", {style: `color: ${headColor(h)}`}, [`head ${h}`]))]);
+  const header = el("tr", {}, [el("th"), ...k.weights[0].map((_, h) =>
+    el("th", {style: `color: ${headColor(h)}`}, [`head ${h}`]))]);
   const rows = k.weights.map((layer, l) => el("tr", {}, [el("th", {}, [`layer ${l}`]),
     ...layer.map((w, h) => el("td", {}, [thumbnail(w, l, h)]))]));
   section.replaceChildren(

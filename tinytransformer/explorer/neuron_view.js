@@ -24,16 +24,23 @@ function renderNeuronView(section) {
   const k = currentKind();
   const {q, rows, G} = neuronRows(k);
   const D = q.length;
-  const pick = el("p", {class: "pick"}, [
-    "head ", select("neuron-head", k.q[0].map((_, h) => `${h}`), state.head, (h) => setState({head: h})),
-    " query ", select("neuron-query", k.queries.map((t, i) => `${i}: ${shortToken(t)}`), state.query,
-      (i) => setState({query: i})),
-    G > 1 ? ` (grouped-query attention: heads ${G * Math.floor(state.head / G)}\u2013` +
-      `${G * Math.floor(state.head / G) + G - 1} share these keys)` : ""]);
   const formula = el("p", {class: "formula"}, [`s_j = q \u00b7 k_j / \u221a${D}`,
     k.causal ? " (\u2212\u221e for a later key: the causal mask)" : "",
-    ",   a_j = exp(s_j) / \u03a3 exp(s_k),   layer ", `${state.layer}`, `, head ${state.head}, D = ${D}`]);
-  section.replaceChildren(pick, formula, el("p", {class: "note"}, [k.note]), neuronTable(k, q, rows));
+    `,   a_j = exp(s_j) / \u03a3 exp(s_k),   layer ${state.layer}, head ${state.head}, D = ${D}`]);
+  section.replaceChildren(neuronPicks(k, G), formula, el("p", {class: "note"}, [k.note]),
+    neuronTable(k, q, rows));
+}
+
+// The head and the query token; with grouped-query attention, which heads share the keys.
+function neuronPicks(k, G) {
+  const first = G * Math.floor(state.head / G);
+  return el("p", {class: "pick"}, [
+    "head ", select("neuron-head", k.q[0].map((_, h) => `${h}`), state.head,
+      (h) => setState({head: h})),
+    " query ", select("neuron-query", k.queries.map((t, i) => `${i}: ${shortToken(t)}`),
+      state.query, (i) => setState({query: i})),
+    G > 1 ? ` (grouped-query attention: heads ${first}\u2013${first + G - 1} share these keys)`
+      : ""]);
 }
 
 function neuronTable(k, q, rows) {
@@ -41,15 +48,21 @@ function neuronTable(k, q, rows) {
   const productScale = maxAbs(rows.map((r) => r.products));
   const header = el("tr", {}, ["key", "k_j", "q \u2218 k_j (element-wise)", "q \u00b7 k_j",
     `\u00f7 \u221a${q.length} = s_j`, "softmax a_j", "model's a_j"].map((t) => el("th", {}, [t])));
-  const query = el("tr", {class: "query"}, [el("th", {}, [`q: ${shortToken(k.queries[state.query])}`]),
+  const query = el("tr", {class: "query"}, [
+    el("th", {}, [`q: ${shortToken(k.queries[state.query])}`]),
     el("td", {}, [strip(q, scale, "q-vector")]), el("td", {colspan: 5})]);
   const body = rows.flatMap((r) => [keyRow(k, r, scale, productScale), detailRow(r, q)]);
+  return el("table", {id: "neuron-table"}, [header, query, ...body, totalRow(rows)]);
+}
+
+// The softmax sums to 1, and it is the model's own weights (to float32's precision).
+function totalRow(rows) {
   const sum = rows.reduce((a, r) => a + r.p, 0);
   const diff = Math.max(...rows.map((r) => Math.abs(r.p - r.model)));
-  const total = el("tr", {class: "total"}, [el("th", {colspan: 5}, ["sum of the softmax; largest |softmax \u2212 model|"]),
+  return el("tr", {class: "total"}, [
+    el("th", {colspan: 5}, ["sum of the softmax; largest |softmax \u2212 model|"]),
     el("td", {id: "softmax-sum", class: "num", "data-value": sum}, [fmt(sum, 6)]),
     el("td", {id: "max-diff", class: "num", "data-value": diff}, [diff.toExponential(1)])]);
-  return el("table", {id: "neuron-table"}, [header, query, ...body, total]);
 }
 
 function keyRow(k, r, scale, productScale) {
@@ -70,7 +83,8 @@ function keyRow(k, r, scale, productScale) {
 // The sum q . k_j written out term by term, then the scaling and the softmax.
 function detailRow(r, q) {
   const terms = q.map((x, d) => `(${fmt(x, 3)})(${fmt(r.kj[d], 3)})`).join(" + ");
-  const text = r.masked ? "masked: this key comes after the query, so s_j = \u2212\u221e and a_j = 0"
+  const text = r.masked
+    ? "masked: this key comes after the query, so s_j = \u2212\u221e and a_j = 0"
     : `q \u00b7 k_j = ${terms} = ${fmt(r.dot)};   s_j = ${fmt(r.dot)} / \u221a${q.length} = ` +
       `${fmt(r.score)};   a_j = ${fmt(r.p, 6)}`;
   return el("tr", {class: "detail"}, [el("td", {colspan: 7}, [text])]);
