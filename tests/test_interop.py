@@ -2,7 +2,7 @@
 (float64 to 1e-10, float32 to 1e-5), for the layers, the translator and the language model;
 state dicts convert both ways exactly; an exported folder loads as a torch module with the
 same logits, and importing it back gives the checkpoint bit for bit. Skipped when torch is not
-installed; every test runs once per kernel backend."""
+installed; the numeric comparisons run once per kernel backend."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,9 @@ from tinytransformer.interop import (
     from_torch_mask,
     from_torch_state_dict,
     import_checkpoint,
+    load_llama_folder,
     load_torch_model,
+    save_llama_folder,
     save_torch_folder,
     to_torch_mask,
     to_torch_state_dict,
@@ -24,13 +26,15 @@ from tinytransformer.interop import (
 from tinytransformer.models import (
     LanguageModel,
     LanguageModelConfig,
+    Llama,
+    LlamaConfig,
     Transformer,
     TransformerConfig,
 )
 from tinytransformer.nn import inference
 
 torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.usefixtures("backend")
+on_each_backend = pytest.mark.usefixtures("backend")  # what computes: once per kernel backend
 
 TOL = {"float64": 1e-10, "float32": 1e-5}  # max abs error, relative to max |value| for gradients
 TORCH_DTYPE = {"float64": torch.float64, "float32": torch.float32}
@@ -66,6 +70,7 @@ DTYPES = ["float64", "float32"]
 
 
 # -- attention ------------------------------------------------------------------------------
+@on_each_backend
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_attention_function_matches_torch(dtype):
     (q, tq), (k, tk), (v, tv) = (pair((2, 3, 4, 5), dtype, s) for s in range(3))
@@ -87,6 +92,7 @@ def torch_mha(mha, dtype):
     return ref
 
 
+@on_each_backend
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["self", "cross"])
 def test_multihead_attention_matches_torch(kind, dtype):
@@ -128,6 +134,7 @@ LAYER_CASES = [(cls, dtype, norm_first, act) for cls in (nn.EncoderLayer, nn.Dec
                for dtype in DTYPES for norm_first, act in ((False, "relu"), (True, "gelu"))]
 
 
+@on_each_backend
 @pytest.mark.parametrize("cls, dtype, norm_first, activation", LAYER_CASES)
 def test_layers_match_torch(cls, dtype, norm_first, activation):
     ours, ref = layer_pair(cls, dtype, norm_first, activation)
@@ -195,6 +202,7 @@ def case_id(case):
     return "-".join([kind, *map(str, kw.values())])
 
 
+@on_each_backend
 @pytest.mark.parametrize("kind, case", MODEL_CASES, ids=list(map(case_id, MODEL_CASES)))
 def test_whole_model_matches_torch(kind, case):
     model, ref = model_pair(kind, **case)
@@ -309,3 +317,50 @@ def test_export_refuses_what_it_cannot_convert(tmp_path):
     with pytest.raises(CheckpointError, match="is not a torch folder written here; refusing"):
         save_torch_folder(tmp_path / "notes", {}, {})
     assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"
+
+
+# -- the LLM: a folder transformers loads ----------------------------------------------------------
+def tiny_llama(tie: bool) -> Llama:
+    """A random tiny LLaMA (6 query heads sharing 2 key/value heads), its RMSNorm weights random
+    too: ones would hide a weight that was never written."""
+    model = Llama(LlamaConfig(vocab_size=50, d_model=24, num_layers=2, num_heads=6,
+                              num_kv_heads=2, d_ff=40, rope_theta=1000.0, max_len=64,
+                              tie_embeddings=tie))
+    rng = np.random.default_rng(0)
+    for p in model.parameters():
+        if p.ndim == 1:
+            p.data = (1 + 0.3 * rng.standard_normal(p.shape)).astype(p.dtype)
+    return model
+
+
+def assert_same_llama(a: Llama, b: Llama) -> None:
+    assert a.config == b.config
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    assert all(sa[k].dtype == sb[k].dtype and sa[k].tobytes() == sb[k].tobytes() for k in sa)
+
+
+@pytest.mark.parametrize("tie", [True, False], ids=["tied", "untied"])
+def test_llama_folder_loads_in_transformers_and_back(tie, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    model = tiny_llama(tie)
+    out = save_llama_folder(model, tmp_path / "hf")
+    ref = transformers.LlamaForCausalLM.from_pretrained(out).eval()
+    ids = np.random.default_rng(1).integers(0, 50, (2, 9))
+    with inference(model), torch.no_grad():
+        ours, theirs = model(ids).data, ref(torch.from_numpy(ids)).logits.numpy()
+    assert theirs.dtype == np.float32
+    err = np.abs(ours - theirs).max() / (theirs.max() - theirs.min())
+    assert err <= 1e-5, f"logits: max |diff| / range {err:.1e}"  # float32 both (RMSNorm too)
+    assert_same_llama(load_llama_folder(out), model)
+
+
+def test_export_of_a_gguf_file_and_import_refused(tmp_path, capsys):
+    from .tiny_gguf import write_tiny_gguf
+
+    write_tiny_gguf(tmp_path / "tiny.gguf", tiny_llama(tie=True))
+    out = str(tmp_path / "hf")
+    assert cli.main(["export", "--checkpoint", str(tmp_path / "tiny.gguf"), out]) == 0
+    assert_same_llama(load_llama_folder(out), Llama.from_gguf(tmp_path / "tiny.gguf"))
+    assert cli.main(["import", out, "--checkpoint", str(tmp_path / "back")]) == 1
+    assert "a transformers model, which `interop.load_llama_folder` reads" in one_line(capsys)

@@ -28,9 +28,11 @@ from .files import (
     save_torch_folder,
     torch_model,
 )
+from .llama import load_llama_folder, save_llama_folder
 
 __all__ = [
     "torch_name", "our_name", "to_torch_names", "to_torch_state_dict", "from_torch_state_dict",
     "to_torch_mask", "from_torch_mask", "torch_model", "export_checkpoint", "import_checkpoint",
-    "load_torch_model", "read_torch_folder", "save_torch_folder",
+    "load_torch_model", "read_torch_folder", "save_torch_folder", "save_llama_folder",
+    "load_llama_folder",
 ]

@@ -154,20 +154,34 @@ def save_torch_folder(out, tensors: dict[str, np.ndarray], config: dict) -> Path
 def read_torch_folder(folder) -> tuple[dict[str, np.ndarray], dict]:
     """(tensors under torch's names, config.json) of a torch folder; errors name the file."""
     folder = Path(folder)
-    file = folder / CONFIG
-    if not file.is_file():
+    if not (folder / CONFIG).is_file():
         what = ("it is a checkpoint: `tinytransformer export` writes it as a torch folder"
                 if (folder / "meta.json").is_file() else "not a folder written by "
                 "`tinytransformer export --to torch` or by `python -m tinytransformer.distributed`")
-        raise CheckpointError(f"{file}: missing ({what})")
+        raise CheckpointError(f"{folder / CONFIG}: missing ({what})")
+    tensors, config = read_folder(folder)
+    if (config.get("format"), config.get("format_version")) != (FORMAT, FORMAT_VERSION) or \
+            config.get("kind") not in KINDS:
+        hint = (": a transformers model, which `interop.load_llama_folder` reads"
+                if config.get("model_type") == "llama" else "")
+        raise CheckpointError(f"{folder / CONFIG}: not a {FORMAT} config (expected format "
+                              f"{FORMAT!r} version {FORMAT_VERSION} and kind one of {KINDS})"
+                              f"{hint}")
+    return tensors, config
+
+
+def read_folder(folder) -> tuple[dict[str, np.ndarray], dict]:
+    """(model.safetensors as arrays, config.json as a dict) of a folder; errors name the file."""
+    folder = Path(folder)
+    file = folder / CONFIG
     try:
         config = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{file}: missing") from e
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{file}: not valid JSON ({e})") from e
-    if not isinstance(config, dict) or (config.get("format"), config.get("format_version")) != (
-            FORMAT, FORMAT_VERSION) or config.get("kind") not in KINDS:
-        raise CheckpointError(f"{file}: not a {FORMAT} config (expected format {FORMAT!r} "
-                              f"version {FORMAT_VERSION} and kind one of {KINDS})")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{file}: a JSON object was expected, got {type(config).__name__}")
     try:
         tensors = safetensors.numpy.load((folder / WEIGHTS).read_bytes())
     except FileNotFoundError as e:
