@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinytransformer.explorer import render
+from tinytransformer.explorer import page_data, render
+from tinytransformer.nn import inference
 
 from .test_explorer import lm_case, tiny_lm, translator_case
 
@@ -81,6 +82,24 @@ def pages(tmp_path_factory):
         path.write_text(render(data), encoding="utf-8")
         out[name] = (path, data, weights)
     return out
+
+
+@pytest.fixture(scope="module")
+def smollm2_page(tmp_path_factory):
+    """SmolLM2's page and weights, like `pages` (the model loads in 10-45 s)."""
+    from tinytransformer.explorer.sources import load_pretrained
+    from tinytransformer.pretrained import ModelNotFetchedError
+
+    try:
+        model, tokenizer = load_pretrained("smollm2")
+    except ModelNotFetchedError as e:
+        pytest.skip(f"{e}")
+    data = page_data(model, tokenizer, "The cat sat on the mat because it", "smollm2")
+    with inference(model):
+        _, maps = model(np.array([tokenizer.encode(data["sentence"])]), need_weights=True)
+    path = tmp_path_factory.mktemp("llm") / "smollm2.html"
+    path.write_text(render(data), encoding="utf-8")
+    return path, data, {"self": np.stack([w[0] for w in maps])}
 
 
 def open_page(browser, path):
@@ -168,9 +187,11 @@ NEURON = """return [...document.querySelectorAll('#neuron-table tr.key')].map((r
 
 
 @pytest.mark.parametrize("page, kind, query, head", [
-    ("translator", 0, 4, 1), ("translator", 1, 5, 0), ("translator", 2, 7, 1), ("lm", 0, 6, 3)])
-def test_neuron_view_follows_the_formula(browser, pages, shots, page, kind, query, head):
-    path, data, weights = pages[page]
+    ("translator", 0, 4, 1), ("translator", 1, 5, 0), ("translator", 2, 7, 1), ("lm", 0, 6, 3),
+    pytest.param("smollm2", 0, 7, 4, marks=pytest.mark.slow)])  # head 4 reads key head 1
+def test_neuron_view_follows_the_formula(browser, pages, shots, page, kind, query, head, request):
+    path, data, weights = (request.getfixturevalue("smollm2_page") if page == "smollm2"
+                           else pages[page])
     open_page(browser, path)
     if page == "translator":
         choose(browser, "kind", kind)
