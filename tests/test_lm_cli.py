@@ -49,6 +49,7 @@ PARSE_ERRORS = [
     (["lm", "train", "--context", "-1"], "argument --context: must be a whole number >= 1"),
     (["lm", "train", "--lr", "nan"], "argument --lr: must be a finite number > 0"),
     (["lm", "train", "--dropout", "1"], "argument --dropout: must be in [0, 1), got 1"),
+    (["lm", "train", "--positional", "rope"], "argument --positional: must be one of learned"),
     (["lm", "train", "--resume", "--overwrite"], "not allowed with argument --resume"),
     (["lm", "generate", "--temperature", "-1"], "argument --temperature: must be a finite"),
     (["lm", "generate", "--top-p", "0"], "argument --top-p: must be a finite number > 0"),

@@ -23,8 +23,18 @@ from .options import (
 )
 
 DEFAULT_RUN = "runs/lm"
+POSITIONAL = ("learned", "sinusoidal", "none")
+
+
+def positional_kind(value) -> str:
+    if value not in POSITIONAL:
+        raise ValueError(f"must be one of {', '.join(POSITIONAL)}, got {value!r}")
+    return value
+
+
 MODEL_FLAGS = {"d_model": positive_int, "num_heads": positive_int, "d_ff": positive_int,
-               "num_layers": positive_int, "dropout": probability}  # LanguageModelConfig's
+               "num_layers": positive_int, "dropout": probability,
+               "positional": positional_kind}  # the LanguageModelConfig fields `lm train` offers
 
 
 def _load(path):

@@ -67,7 +67,8 @@ def add_training_flags(p, train_cls, model_cls, model_flags: dict, default_run: 
                      help="replace the run already in RUN (its checkpoints are deleted)")
     add_fields(p, train_cls, [f.name for f in fields(train_cls) if f.name != "model"])
     add_fields(p, model_cls, model_flags, checks=model_flags,
-               helps={n: "model size" for n in model_flags} | {"dropout": "dropout rate"})
+               helps={n: "model size" for n in model_flags} | {"dropout": "dropout rate",
+                      "positional": "position information: learned, sinusoidal or none"})
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
