@@ -23,10 +23,15 @@ def _step_logits(model, ys, memory, src_mask, cache) -> np.ndarray:
     return log_softmax(logits[:, -1]).data
 
 
+def _fit(max_len: int, model) -> int:
+    """At most as many tokens as the model has positions for after <bos> (its config.max_len)."""
+    return min(max_len, model.config.max_len - 1)
+
+
 def greedy(model, src, max_len: int = 50, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
            use_cache: bool = True) -> list[list[int]]:
     """src [B, S] ids -> B lists of target ids (without <bos>/<eos>), argmax at each step."""
-    src = np.asarray(src)
+    src, max_len = np.asarray(src), _fit(max_len, model)
     pad_id = model.config.pad_id
     with inference(model):
         src_mask = model.src_mask(src)
@@ -62,8 +67,8 @@ def beam_search(model, src, beam_size: int = 4, max_len: int = 50, length_alpha:
                 bos_id: int = BOS_ID, eos_id: int = EOS_ID,
                 use_cache: bool = True) -> list[list[int]]:
     """src [B, S] ids -> B lists of target ids: the best hypothesis of a beam of `beam_size`."""
-    return [_beam_one(model, np.asarray(s)[None], beam_size, max_len, length_alpha, bos_id,
-                      eos_id, use_cache) for s in np.asarray(src)]
+    return [_beam_one(model, np.asarray(s)[None], beam_size, _fit(max_len, model), length_alpha,
+                      bos_id, eos_id, use_cache) for s in np.asarray(src)]
 
 
 def _beam_one(model, src, k, max_len, alpha, bos_id, eos_id, use_cache) -> list[int]:
