@@ -134,3 +134,17 @@ def test_errors_teach():
         QuantizedMatrix.stack([w, QuantizedMatrix.from_blocks(random_blocks("Q8_0", 4, 2, 0),
                                                               "Q8_0")])
 
+
+
+def test_quantize_q4_1_equals_gguf_and_its_error_is_half_a_step():
+    """The same bytes as llama.cpp's Python quantiser; every weight within d / 2 of its
+    de-quantised value (plus the float16 rounding of d and m)."""
+    gguf = pytest.importorskip("gguf")
+    w = np.random.default_rng(6).standard_normal((5, 96)).astype(np.float32)
+    ours = QuantizedMatrix.quantize_q4_1(w)
+    theirs = gguf.quants.quantize(w, gguf.GGMLQuantizationType.Q4_1).view(BLOCK_DTYPES["Q4_1"])
+    assert np.array_equal(ours.qs, theirs["qs"])
+    assert np.array_equal(ours.d, theirs["d"].astype(np.float32))
+    assert np.array_equal(ours.m, theirs["m"].astype(np.float32))
+    step = np.repeat(ours.d, 32, axis=1)  # [R, K]: each weight's block step d
+    assert (np.abs(dequantize(ours) - w) <= step / 2 + 1e-3 * np.abs(w).max()).all()

@@ -11,6 +11,8 @@ section is a module with a `measure()` that prints its table and returns its num
     step      step.py      the reference training step (and its configuration, FLOPs, products)
     decode    decode.py    greedy decoding with and without the KV cache
     compile   startup.py   a new process to the end of one training step, cold and warm cache
+    llm       llm.py       SmolLM2: decode, prefill, memory, start-up (ours and transformers);
+                           only when asked for by name (it needs the fetched weights)
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from .timing import interleaved
 __all__ = ["SECTIONS", "add_arguments", "interleaved", "machine", "run"]
 
 SECTIONS = {"engine": "engine", "kernels": "kernels", "step": "step", "decode": "decode",
-            "compile": "startup"}  # section name -> module; imported when it runs
+            "compile": "startup", "llm": "llm"}  # section name -> module; imported when it runs
+DEFAULT = [name for name in SECTIONS if name != "llm"]  # what `tinytransformer bench` runs
 
 
 def machine() -> str:
@@ -50,7 +53,7 @@ def _section(name: str) -> str:
 
 def run(args) -> int:
     results = {"machine": machine()}
-    for name in args.what or SECTIONS:
+    for name in args.what or DEFAULT:
         results[name] = importlib.import_module(f".{SECTIONS[name]}", __name__).measure()
     if args.json:
         with open(args.json, "w") as f:

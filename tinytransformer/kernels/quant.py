@@ -56,6 +56,11 @@ class QuantizedMatrix:
         m = blocks["m"].astype(np.float32) if kind == "Q4_1" else None
         return cls(kind, blocks["d"].astype(np.float32), m, np.ascontiguousarray(blocks["qs"]))
 
+    @classmethod
+    def quantize_q4_1(cls, w: np.ndarray) -> QuantizedMatrix:
+        """W [R, K] (K a multiple of 32) rounded to Q4_1 blocks as llama.cpp rounds them."""
+        return cls("Q4_1", *reference.quantize_q4_1(w))
+
     @property
     def shape(self) -> tuple[int, int]:
         return self.d.shape[0], self.d.shape[1] * 32

@@ -36,3 +36,17 @@ def q4_1_matmul(x, d, m, qs) -> np.ndarray:
 def q8_0_matmul(x, d, qs) -> np.ndarray:
     """y = x W^T, W de-quantised first.  x [N, K], Q8_0 blocks of W [R, K] -> y [N, R]"""
     return x @ dequantize_q8_0(d, qs, x.dtype).T
+
+
+def quantize_q4_1(w: np.ndarray):
+    """The blocks of W, as llama.cpp quantises: per block of 32, m = min w, d = (max w - m) / 15,
+    q = round((w - m) / d) in 0..15; d and m stored as float16.
+    W [R, K] -> d, m [R, NB] float32, qs [R, NB, 16] uint8 (q[j] low nibble, q[j + 16] high)"""
+    x = np.asarray(w, np.float32).reshape(len(w), -1, 32)  # [R, NB, 32]
+    lo, hi = x.min(-1, keepdims=True), x.max(-1, keepdims=True)
+    d = (hi - lo) / np.float32(15)
+    inv = np.divide(1, d, out=np.zeros_like(d), where=d != 0)
+    q = np.trunc((x - lo) * inv + np.float32(0.5)).clip(0, 15).astype(np.uint8)
+    qs = q[..., :16] | (q[..., 16:] << np.uint8(4))
+    f16 = lambda a: a[..., 0].astype(np.float16).astype(np.float32)  # noqa: E731
+    return f16(d), f16(lo), qs
