@@ -51,7 +51,7 @@ def runs(tmp_path_factory):
     trainer = Trainer(cfg, root / "numpy", log=quiet)
     trainer.save("init")
     export_checkpoint(root / "numpy" / "init", root / "init")
-    ddp = subprocess.run(
+    ddp = subprocess.run(  # torchrun, as a module of this Python
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
          "-m", "tinytransformer.distributed", str(root / "init"), "--out", str(root / "ddp"),
          "--log-every", "1"], capture_output=True, text=True, timeout=300)
@@ -117,6 +117,34 @@ def test_the_imported_run_translates_as_the_torch_model(runs, capsys, tmp_path):
     assert cli.main(["attention", "--checkpoint", checkpoint, SENTENCES[0],
                      "--out", str(figure), "--kinds", "encoder_self"]) == 0
     assert figure.stat().st_size > 0
+
+
+def test_numpy_then_torch_then_numpy_equals_numpy_alone(tmp_path):
+    """k steps in NumPy, k in torch, k more in NumPy by `--resume` of the imported checkpoint
+    give the weights of 3k steps in NumPy: AdamW's moments and step counts travel too."""
+    from tinytransformer.distributed.run import Options, train
+    from tinytransformer.interop import import_checkpoint
+
+    def config(steps):
+        return TrainConfig(data=str(SAMPLE_TSV), steps=steps, batch_size=7, eval_every=100,
+                           eval_sentences=4, warmup=4, model=TINY)
+
+    k = K // 2  # steps of each part
+    straight = Trainer(config(3 * k), tmp_path / "straight", log=quiet)
+    straight.run(progress=False)
+    Trainer(config(k), tmp_path / "moved", log=quiet).run(progress=False)
+    export_checkpoint(tmp_path / "moved" / "latest", tmp_path / "torch")
+    train(Options(model=str(tmp_path / "torch"), out=str(tmp_path / "torch-out"), steps=2 * k),
+          log=quiet)
+    import_checkpoint(tmp_path / "torch-out", tmp_path / "moved" / "latest", overwrite=True)
+    resumed = Trainer(config(3 * k), tmp_path / "moved", resume=True, log=quiet)
+    assert resumed.step == 2 * k
+    resumed.run(progress=False)
+    err, name = max_difference(load_checkpoint(tmp_path / "moved" / "latest").tensors,
+                               load_checkpoint(tmp_path / "straight" / "latest").tensors)
+    print(f"\nNumPy, torch, NumPy vs NumPy alone: max |diff| {err:.1e} ({name})")
+    assert err <= TOL
+    np.testing.assert_allclose(losses(resumed.history), losses(straight.history), rtol=1e-10)
 
 
 # -- the language model: its recipe (loss, windows, cosine schedule, betas), in one process ------

@@ -32,6 +32,7 @@ from tinytransformer.models import (
     TransformerConfig,
 )
 from tinytransformer.nn import inference
+from tinytransformer.optim import AdamW
 
 torch = pytest.importorskip("torch")
 on_each_backend = pytest.mark.usefixtures("backend")  # what computes: once per kernel backend
@@ -252,7 +253,20 @@ def saved(kind, path, **kw):
         meta |= {"src_vocab": vocab, "tgt_vocab": vocab}
     else:
         meta |= {"tokenizer": {"type": "chars", "chars": "ab"}}
-    return model, save_checkpoint(path, model.state_dict(), meta)
+    optimizer = adamw_state(model)  # moves the weights: before they are saved
+    return model, save_checkpoint(path, model.state_dict(), meta, optimizer)
+
+
+def adamw_state(model) -> dict:
+    """AdamW's state after two steps of random gradients, one parameter left without any."""
+    opt = AdamW(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(3)
+    for _ in range(2):
+        for p in model.parameters():
+            p.grad = rng.standard_normal(p.shape).astype(p.dtype)
+        model.parameters()[1].grad = None  # its step stays 0: no state on torch's side
+        opt.step()
+    return opt.state_dict()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -260,7 +274,8 @@ def saved(kind, path, **kw):
 def test_exported_model_equals_ours(kind, dtype, tmp_path):
     model, ckpt = saved(kind, tmp_path / "ckpt", dtype=dtype)
     out = export_checkpoint(ckpt, tmp_path / "torch")
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors",
+                                                     "optimizer.safetensors"]
     ref, config = load_torch_model(out)
     assert config["kind"] == kind and config["meta"] == load_checkpoint(ckpt).meta
     inputs = model_inputs(kind)
@@ -280,7 +295,7 @@ def test_import_of_export_is_the_checkpoint_bit_for_bit(kind, dtype, tmp_path):
     for name, x in before.tensors.items():
         y = after.tensors[name]
         assert (y.dtype, y.shape, y.tobytes()) == (x.dtype, x.shape, x.tobytes()), name
-    for file in ("model.safetensors", "meta.json"):  # even the files, byte for byte
+    for file in ("model.safetensors", "optimizer.safetensors", "meta.json"):  # byte for byte
         assert (back / file).read_bytes() == (ckpt / file).read_bytes(), file
 
 

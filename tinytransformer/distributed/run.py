@@ -23,7 +23,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ..interop import from_torch_state_dict, read_torch_folder, save_torch_folder, torch_model
-from ..interop.files import FORMAT, FORMAT_VERSION, config_class, refuse_existing
+from ..interop.files import FORMAT, FORMAT_VERSION, config_class, read_optimizer, refuse_existing
+from ..interop.optimizer import adamw_arrays, load_into_adamw
 from ..loop import NonFiniteError
 from .recipes import RECIPES, project_trainer, shard
 
@@ -93,6 +94,8 @@ class DDPRun:
         o = self.trainer.opt  # the project's optimizer settings: betas, eps, weight decay
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=0.0, betas=o.betas, eps=o.eps,
                                      weight_decay=o.weight_decay)
+        if (state := read_optimizer(opts.model)) is not None:  # the run's moments go on
+            load_into_adamw(self.opt, self.model, state)
 
     def run(self) -> list[dict]:
         t, cfg, opts = self.trainer, self.trainer.cfg, self.opts
@@ -151,10 +154,9 @@ class DDPRun:
             self.log(f"step {t.step}: {t.describe(result)}{' (best)' if improved else ''}")
         meta = {**t.meta(), "torch_run": {"world_size": self.world, "backend": self.backend,
                                           "torch": torch.__version__}}
-        meta.pop("rng")  # the NumPy model's dropout generator: it did not train these weights
         tensors = {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
-        save_torch_folder(self.opts.out, tensors, {"format": FORMAT, "kind": self.kind,
-                                                   "format_version": FORMAT_VERSION,
-                                                   "meta": meta})
+        config = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": self.kind,
+                  "meta": meta}
+        save_torch_folder(self.opts.out, tensors, config, adamw_arrays(self.opt, self.model))
         self.saved_at = t.step
         self.log(f"step {t.step}: saved {self.opts.out}")

@@ -4,6 +4,7 @@
     translator.py   TorchTranslator: the translator on torch.nn.Transformer (imports torch)
     lm.py           TorchLanguageModel: the language model on a causal torch.nn.TransformerEncoder
     files.py        export / import: a checkpoint <-> a folder of safetensors + JSON for torch
+    optimizer.py    AdamW's moments and step counts <-> torch.optim.AdamW's, by parameter name
     llama.py        the LLaMA model <-> a folder transformers' LlamaForCausalLM loads
 
     model, ref = Transformer(config), torch_model(config)

@@ -2,6 +2,8 @@
 
     OUT/                  an export (what `tinytransformer export --to torch` writes)
       model.safetensors   the torch module's state dict, under torch's names; no pickle
+      optimizer.safetensors  AdamW's moments and step counts by parameter name, when the
+                          checkpoint has them (`interop/optimizer.py`)
       config.json         {"format": "tinytransformer-torch", "format_version": 1,
                            "kind": "translator" | "lm",
                            "meta": the checkpoint's meta, as it was: model_config, train_config,
@@ -36,10 +38,11 @@ from ..checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from .convert import our_name, to_torch_names
+from .convert import our_name, to_torch_names, torch_name
+from .optimizer import optimizer_from_torch, optimizer_to_torch
 
 FORMAT, FORMAT_VERSION = "tinytransformer-torch", 1
-WEIGHTS, CONFIG = "model.safetensors", "config.json"
+WEIGHTS, CONFIG, OPTIMIZER = "model.safetensors", "config.json", "optimizer.safetensors"
 KINDS = ("translator", "lm")
 
 
@@ -89,22 +92,34 @@ def export_checkpoint(checkpoint, out, overwrite: bool = False) -> Path:
     refuse_existing(out, overwrite)
     ckpt = load_checkpoint(checkpoint)
     kind = model_kind(ckpt.meta, ckpt.path)
-    our_model(kind, ckpt.meta["model_config"]).load_state_dict(ckpt.tensors)  # names, shapes
+    model = our_model(kind, ckpt.meta["model_config"])
+    model.load_state_dict(ckpt.tensors)  # refuses weights that do not fit, by name
+    optimizer = None
+    if ckpt.optimizer is not None:
+        names = [torch_name(n, kind == "translator") for n, _ in model.named_parameters()]
+        optimizer = optimizer_to_torch(ckpt.optimizer, names)
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
               "meta": ckpt.meta}
-    return save_torch_folder(out, to_torch_names(ckpt.tensors, kind == "translator"), config)
+    return save_torch_folder(out, to_torch_names(ckpt.tensors, kind == "translator"), config,
+                             optimizer)
 
 
 def import_checkpoint(folder, out, overwrite: bool = False) -> Path:
     """Write the torch folder `folder` (an export, or a torch run's output) as the checkpoint
-    folder `out`, which `translate`, `attention` and `lm generate` read."""
+    folder `out`, which `translate`, `attention` and `lm generate` read, and `train --resume`
+    continues when the folder holds the optimizer's state."""
     refuse_existing(out, overwrite)
     tensors, config = read_torch_folder(folder)
+    kind = config["kind"]
     ours = {our_name(k): v for k, v in tensors.items()}
-    model = our_model(config["kind"], config["meta"]["model_config"])
+    model = our_model(kind, config["meta"]["model_config"])
     model.load_state_dict(ours)  # refuses missing, unexpected or mis-shaped weights by name
     ours = {k: ours[k] for k in model.state_dict()}  # in the model's order, as trainers save
-    return save_checkpoint(out, ours, config["meta"])
+    optimizer = read_optimizer(folder)
+    if optimizer is not None:
+        names = [torch_name(n, kind == "translator") for n, _ in model.named_parameters()]
+        optimizer = optimizer_from_torch(optimizer, names, model.parameters())
+    return save_checkpoint(out, ours, config["meta"], optimizer)
 
 
 def refuse_existing(out, overwrite: bool) -> None:
@@ -127,16 +142,19 @@ def load_torch_model(folder, device="cpu"):
 # -- the folder ----------------------------------------------------------------------------------
 
 
-def save_torch_folder(out, tensors: dict[str, np.ndarray], config: dict) -> Path:
-    """Write model.safetensors and config.json into `out`, atomically (replacing an earlier
-    torch folder there, never anything else)."""
+def save_torch_folder(out, tensors: dict[str, np.ndarray], config: dict,
+                      optimizer: dict[str, np.ndarray] | None = None) -> Path:
+    """Write model.safetensors, config.json and optimizer.safetensors (if given) into `out`,
+    atomically (replacing an earlier torch folder there, never anything else)."""
     target = Path(os.path.abspath(out))
-    if target.exists() and (not target.is_dir() or set(os.listdir(target)) - {WEIGHTS, CONFIG}):
+    if target.exists() and (not target.is_dir()
+                            or set(os.listdir(target)) - {WEIGHTS, CONFIG, OPTIMIZER}):
         raise CheckpointError(f"{target}: exists and is not a torch folder written here; "
                               f"refusing to replace it")
-    files = {WEIGHTS: safetensors.numpy.save({k: np.ascontiguousarray(v)
-                                              for k, v in tensors.items()}),
+    files = {WEIGHTS: _safetensors(tensors),
              CONFIG: json.dumps(config, indent=1, ensure_ascii=False).encode("utf-8")}
+    if optimizer is not None:
+        files[OPTIMIZER] = _safetensors(optimizer)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
@@ -149,6 +167,26 @@ def save_torch_folder(out, tensors: dict[str, np.ndarray], config: dict) -> Path
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _safetensors(arrays: dict[str, np.ndarray]) -> bytes:
+    # C order: safetensors copies raw memory, so a strided view would be saved scrambled
+    return safetensors.numpy.save({k: np.asarray(v, order="C") for k, v in arrays.items()})
+
+
+def read_optimizer(folder) -> dict[str, np.ndarray] | None:
+    """The optimizer state of a torch folder, or None when it has none."""
+    file = Path(folder) / OPTIMIZER
+    return _load_safetensors(file) if file.is_file() else None
+
+
+def _load_safetensors(file: Path) -> dict[str, np.ndarray]:
+    try:
+        return safetensors.numpy.load(file.read_bytes())
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{file}: missing") from e
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise CheckpointError(f"{file}: not a valid safetensors file ({e})") from e
 
 
 def read_torch_folder(folder) -> tuple[dict[str, np.ndarray], dict]:
@@ -182,10 +220,4 @@ def read_folder(folder) -> tuple[dict[str, np.ndarray], dict]:
         raise CheckpointError(f"{file}: not valid JSON ({e})") from e
     if not isinstance(config, dict):
         raise CheckpointError(f"{file}: a JSON object was expected, got {type(config).__name__}")
-    try:
-        tensors = safetensors.numpy.load((folder / WEIGHTS).read_bytes())
-    except FileNotFoundError as e:
-        raise CheckpointError(f"{folder / WEIGHTS}: missing") from e
-    except Exception as e:  # safetensors raises its own SafetensorError
-        raise CheckpointError(f"{folder / WEIGHTS}: not a valid safetensors file ({e})") from e
-    return tensors, config
+    return _load_safetensors(folder / WEIGHTS), config
