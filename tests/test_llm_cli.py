@@ -163,3 +163,20 @@ def test_sigint_stops_the_answer_in_a_real_process(llm):
     assert proc.returncode == 0, err
     assert "stopped (Ctrl-C)" in err and err.count("tokens/s") == 2
     assert len(shown) == 20 and "The capital of France is Paris." in out
+
+
+@pytest.mark.slow
+def test_float32_weights_give_the_same_answer(llm, capsys):
+    """--weights float32 de-quantises once and multiplies with BLAS (about 10 s to load)."""
+    code, out, _ = run(capsys, "generate", "--weights", "float32", "--max-new-tokens", "32",
+                       FRANCE)
+    assert code == 0 and out == "The capital of France is Paris.\n"
+
+
+@pytest.mark.slow
+def test_bench_llm_measures_our_paths(llm):
+    from tinytransformer.bench import llm as bench_llm
+
+    r = bench_llm.speeds(["numpy", "numba"], repeats=2)
+    assert all(r[p]["decode_tokens_per_s"] > 0 and r[p]["prefill_256_s"] > 0 for p in r)
+    assert bench_llm.peak_memory("numba") < 2**30  # the 4-bit path fits in 1 GiB
