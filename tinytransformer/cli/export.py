@@ -2,12 +2,13 @@
 
     tinytransformer export --checkpoint runs/toy/best --to torch exports/toy
     torchrun --standalone --nproc-per-node 2 -m tinytransformer.distributed exports/toy --out ...
-    tinytransformer import exports/toy-ddp --checkpoint runs/toy-ddp/best
+    tinytransformer import exports/toy-ddp --checkpoint runs/toy-ddp/latest
 
-The folder holds model.safetensors (torch's names) and config.json (the config, vocabularies
-or tokenizer, the training settings); `tinytransformer.interop.load_torch_model` builds the
-torch module from it. No pickle either way. The pretrained LLM (`--checkpoint smollm2` or a
-.gguf file) is written as transformers' LlamaForCausalLM folder instead (`interop/llama.py`).
+The folder holds model.safetensors (torch's names), config.json (the config, vocabularies or
+tokenizer, the training settings) and optimizer.safetensors (AdamW's state, by name);
+`tinytransformer.interop.load_torch_model` builds the torch module from it. No pickle. The
+pretrained LLM (`--checkpoint smollm2` or a .gguf file) is written as transformers'
+LlamaForCausalLM folder instead (`interop/llama.py`).
 """
 
 from __future__ import annotations
