@@ -107,6 +107,7 @@ def torch_greedy(model: TorchTranslator, src, max_len: int = 50, bos_id: int = B
                  eos_id: int = EOS_ID) -> list[list[int]]:
     """src [B, S] -> B lists of target ids, argmax at each step (`decode.greedy`, without a
     cache: the decoder re-reads the whole prefix each step)."""
+    max_len = min(max_len, model.config.max_len - 1)  # the positions after <bos>, as greedy's
     memory = model.encode(src)
     ys = torch.full((len(src), 1), bos_id, dtype=torch.long, device=src.device)  # [B, 1]
     done = torch.zeros(len(src), dtype=torch.bool, device=src.device)
