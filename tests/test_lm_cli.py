@@ -10,10 +10,12 @@ import pytest
 
 from tinytransformer import cli
 from tinytransformer.checkpoint import load_checkpoint
+from tinytransformer.cli.lm import sliding_generate
 from tinytransformer.data import fortunes
 from tinytransformer.data.documents import encode_text, separator_id
 from tinytransformer.generate import generate
 from tinytransformer.lm_train import load_language_model
+from tinytransformer.models import LanguageModel, LanguageModelConfig
 from tinytransformer.tokenizers import train_bpe
 
 from .test_cli import one_line_error
@@ -138,13 +140,28 @@ def test_generate_streams_what_generate_samples(run, capsys, flags):
     assert cli.main(argv) == 0 and capsys.readouterr().out == out  # the seed decides
 
 
-def test_generate_says_when_the_context_cuts_it_short(run, capsys):
+def test_generation_goes_on_past_the_context_from_its_last_half():
+    model = LanguageModel(LanguageModelConfig(vocab_size=9, d_model=8, num_heads=2, d_ff=16,
+                                              num_layers=1, max_len=10, seed=0))
+    prompt = [1, 2, 3]
+    ids = sliding_generate(model, prompt, 30, np.random.default_rng(5))  # no eos: all 30
+    first = generate(model, [prompt], 30, rng=np.random.default_rng(5))[0]  # stops at T = 10
+    assert len(ids) == 30 and len(first) == 7 and ids[:7] == first
+    rng = np.random.default_rng(5)
+    generate(model, [prompt], 7, rng=rng)  # what the second window continues from, by hand
+    window = (prompt + first)[-5:]
+    assert ids[7:12] == generate(model, [window], 5, rng=rng)[0]
+
+
+def test_generate_writes_samples_apart(run, capsys):
     argv = ["lm", "generate", "--checkpoint", str(run / "best"), "--seed", "0",
-            "--max-new-tokens", "50", "--num-samples", "2"]
+            "--max-new-tokens", "50", "--num-samples", "3"]
     assert cli.main(argv) == 0
-    captured = capsys.readouterr()
-    assert "reads at most 16 tokens, so each sample stops after 15 new ones" in captured.err
-    assert len(captured.out.split("\n\n")) == 2
+    model, tok, _ = load_language_model(run / "best")
+    sep, rng = separator_id(tok), np.random.default_rng(0)
+    samples = [tok.decode(sliding_generate(model, [sep], 50, rng, eos_id=sep, temperature=0.8))
+               for _ in range(3)]  # one after the other, from one generator
+    assert capsys.readouterr().out == "\n\n".join(samples) + "\n"
 
 
 def test_perplexity_of_a_file_and_of_the_run_split(run, poems, tmp_path, capsys):

@@ -111,7 +111,6 @@ def run_generate(args) -> int:
     import numpy as np
 
     from ..data.documents import encode_text, separator_id
-    from ..generate import generate
 
     model, tok, _ = _load(args.checkpoint)
     sep, T = separator_id(tok), model.config.max_len
@@ -120,18 +119,35 @@ def run_generate(args) -> int:
         print(f"warning: the prompt has {len(prompt)} tokens and the model reads at most {T}: "
               f"keeping its last {T - 1}", file=sys.stderr)
         prompt = prompt[-(T - 1):]
-    if args.max_new_tokens > T - len(prompt):
-        print(f"warning: the model reads at most {T} tokens, so each sample stops after "
-              f"{T - len(prompt)} new ones", file=sys.stderr)
     rng = np.random.default_rng(args.seed)
     for n in range(args.num_samples):
         if n:
             print()
         stream = TextStream(tok, sep, args.prompt)
-        generate(model, [prompt], args.max_new_tokens, args.temperature, rng, eos_id=sep,
-                 top_k=args.top_k, top_p=args.top_p, on_token=stream.add)
+        sliding_generate(model, prompt, args.max_new_tokens, rng, eos_id=sep,
+                         on_token=stream.add, temperature=args.temperature, top_k=args.top_k,
+                         top_p=args.top_p)
         stream.end()
     return 0
+
+
+def sliding_generate(model, prompt: list[int], max_new_tokens: int, rng, eos_id=None,
+                     **sampling) -> list[int]:
+    """`generate` beyond the model's context T = max_len: when the text fills it, go on from
+    its last T // 2 tokens (a new KV cache), until `eos_id` or `max_new_tokens`.
+
+    Within the first window this is `generate` itself, draw for draw."""
+    from ..generate import generate
+
+    T, ids, new = model.config.max_len, list(prompt), []
+    while len(new) < max_new_tokens:
+        window = ids if len(ids) < T else ids[-(T // 2):]
+        want = min(max_new_tokens - len(new), T - len(window))
+        out = generate(model, [window], want, rng=rng, eos_id=eos_id, **sampling)[0]
+        ids, new = ids + out, new + out
+        if len(out) < want:  # it stopped at eos_id
+            break
+    return new
 
 
 class TextStream:
