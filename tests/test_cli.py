@@ -153,7 +153,7 @@ def test_unwritable_run_folder_is_refused_before_step_one(tmp_path, capsys):
 
 @pytest.mark.parametrize("content, message", [
     ("hello .\t你好。\njust one column\n", "bad.tsv:2: expected 2 or 3 tab-separated columns"),
-    ("hello .\t你好。\nbye .\t再见。\n", "2 pairs of at most 10 English words, too few"),
+    ("hello .\t你好。\nbye .\t再见。\n", "2 pairs of at most 10 words in column 1, too few"),
     (b"ok .\t\xe5\xa5\xbd\xe3\x80\x82\n\xff\tx\n", "bad.tsv:2: not valid UTF-8"),
     ("", "0 pairs"),
 ])

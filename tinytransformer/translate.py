@@ -1,4 +1,13 @@
-"""Using a trained translator: load it, translate sentences, score them, look at attention."""
+"""Using a trained translator: load it, translate sentences, score them, look at attention.
+
+    model, vocabs, meta = load_translator("runs/toy/best")
+    translate(model, vocabs, ["i read books at home ."])   -> ["我在家看书。"]
+    bleu(hyps, refs, "zh"), chrf(hyps, refs)
+
+`vocabs` is a pair (source vocabulary, target vocabulary) that also knows its `sides`: the
+languages and how each side's text is cut into tokens and joined back (data/languages.py), so
+a French->English checkpoint reads French and writes English with no further argument.
+"""
 
 from __future__ import annotations
 
@@ -8,55 +17,75 @@ import numpy as np
 
 from .checkpoint import load_checkpoint
 from .data import BOS_ID, UNK_ID, Vocab, pad
-from .data.tokenize import detokenize_zh, tokenize_en
+from .data.languages import DEFAULT_SIDES, EN_WORDS, Side, bleu_tokenize
 from .decode import beam_search, greedy
 from .models import Transformer, TransformerConfig
 from .nn import inference
 
 
+class Vocabs(tuple):
+    """(src_vocab, tgt_vocab), unpacked like a pair, with `.sides`: (source Side, target Side)."""
+
+    def __new__(cls, src_vocab: Vocab, tgt_vocab: Vocab, sides=DEFAULT_SIDES):
+        pair = super().__new__(cls, (src_vocab, tgt_vocab))
+        pair.sides = tuple(sides)
+        return pair
+
+
+def sides_of(vocabs) -> tuple[Side, Side]:
+    """The sides of `vocabs`; a plain pair of vocabularies is the first direction, en -> zh."""
+    return getattr(vocabs, "sides", DEFAULT_SIDES)
+
+
 def load_translator(path: str | Path):
-    """(model, (src_vocab, tgt_vocab), meta) from a checkpoint folder such as runs/toy/best."""
+    """(model, Vocabs, meta) from a checkpoint folder such as runs/toy/best."""
     ckpt = load_checkpoint(path)
     model = Transformer(TransformerConfig.from_dict(ckpt.meta["model_config"]))
     model.load_state_dict(ckpt.tensors)
     model.eval()
-    vocabs = tuple(Vocab.from_json(ckpt.meta[k]) for k in ("src_vocab", "tgt_vocab"))
+    sides = [Side.from_json(s) for s in ckpt.meta.get("sides", [])] or DEFAULT_SIDES
+    vocabs = Vocabs(*(Vocab.from_json(ckpt.meta[k]) for k in ("src_vocab", "tgt_vocab")), sides)
     return model, vocabs, ckpt.meta
 
 
-def encode_sources(src_vocab: Vocab, sentences: list[str], max_len: int | None = None):
-    """English sentences -> padded ids [B, S], each cut to `max_len` tokens (the model's
+def encode_sources(src_vocab: Vocab, sentences: list[str], max_len: int | None = None,
+                   side: Side = EN_WORDS):
+    """Source sentences -> padded ids [B, S], each cut to `max_len` tokens (the model's
     context); an empty sentence becomes one <unk>."""
-    return pad([src_vocab.encode(tokenize_en(s)[:max_len]) or [UNK_ID] for s in sentences])
+    return pad([src_vocab.encode(side.tokenize(s)[:max_len]) or [UNK_ID] for s in sentences])
 
 
 def translate(model, vocabs, sentences: list[str], beam_size: int = 1,
               length_alpha: float = 0.6, batch_size: int = 100) -> list[str]:
-    """English sentences -> Chinese strings, greedy (beam_size 1) or by beam search.
+    """Source sentences -> target strings, greedy (beam_size 1) or by beam search.
 
     A blank sentence translates to "" (the model is not asked to invent one)."""
     src_vocab, tgt_vocab = vocabs
+    src_side, tgt_side = sides_of(vocabs)
     todo = [i for i, s in enumerate(sentences) if s.strip()]
     out = [""] * len(sentences)
     for start in range(0, len(todo), batch_size):
         rows = todo[start:start + batch_size]
-        src = encode_sources(src_vocab, [sentences[i] for i in rows], model.config.max_len)
+        src = encode_sources(src_vocab, [sentences[i] for i in rows], model.config.max_len,
+                             src_side)
         ids = (greedy(model, src) if beam_size == 1
                else beam_search(model, src, beam_size, length_alpha=length_alpha))
         for i, row in zip(rows, ids):
-            out[i] = detokenize_zh(tgt_vocab.decode(row))
+            out[i] = tgt_side.detokenize(tgt_vocab.decode(row))
     return out
 
 
-def input_warnings(model, src_vocab: Vocab, sentences: list[str]) -> list[str]:
-    """What a user should know before trusting a translation: unknown words, cut sentences."""
+def input_warnings(model, src_vocab: Vocab, sentences: list[str],
+                   side: Side = EN_WORDS) -> list[str]:
+    """What a user should know before trusting a translation: unknown tokens, cut sentences."""
     out = []
     for n, s in enumerate(sentences, start=1):
-        tokens = tokenize_en(s)
+        tokens = side.tokenize(s)
         unknown = [t for t in tokens if t not in src_vocab]
         where = f"sentence {n}" if len(sentences) > 1 else "the sentence"
         if len(unknown) * 2 > len(tokens):
-            out.append(f"{where}: {len(unknown)} of {len(tokens)} words are not in the model's "
+            unit = "words" if side.tokenizer == "words" else "tokens"
+            out.append(f"{where}: {len(unknown)} of {len(tokens)} {unit} are not in the model's "
                        f"vocabulary ({', '.join(unknown[:5])}): expect a poor translation")
         if len(tokens) > model.config.max_len:
             out.append(f"{where} has {len(tokens)} tokens; the model reads at most "
@@ -64,11 +93,19 @@ def input_warnings(model, src_vocab: Vocab, sentences: list[str]) -> list[str]:
     return out
 
 
-def bleu(hypotheses: list[str], references: list[str]) -> float:
-    """Corpus BLEU by sacrebleu, with its Chinese tokenisation."""
+def bleu(hypotheses: list[str], references: list[str], lang: str = "zh") -> float:
+    """Corpus BLEU by sacrebleu, tokenised as references in `lang` are (`bleu_tokenize`:
+    "zh" for Chinese, "13a" for languages written with spaces)."""
     import sacrebleu
 
-    return sacrebleu.corpus_bleu(hypotheses, [references], tokenize="zh").score
+    return sacrebleu.corpus_bleu(hypotheses, [references], tokenize=bleu_tokenize(lang)).score
+
+
+def chrf(hypotheses: list[str], references: list[str]) -> float:
+    """Corpus chrF by sacrebleu: character n-grams, so no tokenisation to choose."""
+    import sacrebleu
+
+    return sacrebleu.corpus_chrf(hypotheses, [references]).score
 
 
 def attention_maps(model, vocabs, sentence: str):
@@ -79,7 +116,8 @@ def attention_maps(model, vocabs, sentence: str):
     they predict; decoder keys by the token they read (<bos> first).
     """
     src_vocab, tgt_vocab = vocabs
-    src = encode_sources(src_vocab, [sentence], model.config.max_len)  # [1, S]
+    src_side, tgt_side = sides_of(vocabs)
+    src = encode_sources(src_vocab, [sentence], model.config.max_len, src_side)  # [1, S]
     out_ids = greedy(model, src)[0]
     tgt_in = np.array([[BOS_ID, *out_ids]])  # <bos> y_1 .. y_n
     with inference(model):
@@ -88,7 +126,7 @@ def attention_maps(model, vocabs, sentence: str):
     read = tgt_vocab.decode(tgt_in[0], strip_specials=False)
     wrote = [*tgt_vocab.decode(out_ids, strip_specials=False), "<eos>"]
     stacked = {k: np.stack([w[0] for w in maps[k]]) for k in maps}  # [L, H, T_q, T_k]
-    translation = detokenize_zh(tgt_vocab.decode(out_ids))
+    translation = tgt_side.detokenize(tgt_vocab.decode(out_ids))
     return translation, {"encoder_self": (stacked["encoder_self"], src_tokens, src_tokens),
                          "decoder_self": (stacked["decoder_self"], read, wrote),
                          "cross": (stacked["cross"], src_tokens, wrote)}

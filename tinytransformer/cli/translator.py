@@ -34,15 +34,37 @@ def add_train(p) -> None:
     from ..train import TrainConfig
 
     add_training_flags(p, TrainConfig, TransformerConfig, MODEL_FLAGS, DEFAULT_RUN)
+    p.add_argument("--reverse", action="store_true",
+                   help="translate the other way: the source is the file's second column, and "
+                        "the languages swap (en -> zh becomes zh -> en)")
+
+
+def reversed_direction(args) -> None:
+    """--reverse: the source is column 2, and the languages given (or their defaults) swap."""
+    from ..train import TrainConfig
+
+    defaults = TrainConfig()
+    src = getattr(args, "src_lang", defaults.src_lang)
+    tgt = getattr(args, "tgt_lang", defaults.tgt_lang)
+    args.src_lang, args.tgt_lang, args.source_column = tgt, src, 2
+    if hasattr(args, "src_tokenizer") or hasattr(args, "tgt_tokenizer"):
+        args.src_tokenizer, args.tgt_tokenizer = (getattr(args, "tgt_tokenizer", None),
+                                                  getattr(args, "src_tokenizer", None))
 
 
 def run_train(args) -> int:
     from ..train import TrainConfig, Trainer
 
+    if args.reverse:
+        reversed_direction(args)
     trainer = start_training(args, Trainer, TrainConfig, MODEL_FLAGS)
-    sizes = ", ".join(f"{len(v):,} {k}" for k, v in trainer.corpus.splits.items())
+    corpus = trainer.corpus
+    sizes = ", ".join(f"{len(v):,} {k}" for k, v in corpus.splits.items())
+    src, tgt = (side.describe() for side in corpus.sides)
+    column = f", source = column {corpus.source_column}" if trainer.cfg.data else ""
     print(f"training {trainer.model.num_parameters():,} parameters on pairs from "
-          f"{trainer.cfg.data or 'the toy corpus'} ({sizes}); checkpoints in {args.run}/")
+          f"{trainer.cfg.data or 'the toy corpus'} ({sizes}); {src} -> {tgt}{column}; "
+          f"checkpoints in {args.run}/")
     trainer.run(progress=not args.no_progress)
     print(f"best validation BLEU {trainer.best_bleu:.1f}; curves in {args.run}/curves.png")
     return 0
@@ -60,7 +82,8 @@ def _load_translator(path):
 
 def add_translate(p) -> None:
     _checkpoint_arg(p)
-    p.add_argument("sentences", nargs="*", help="English sentences (none: read --file or stdin)")
+    p.add_argument("sentences", nargs="*",
+                   help="sentences in the model's source language (none: read --file or stdin)")
     p.add_argument("--file", help="a text file, one sentence a line")
     p.add_argument("--beam", type=checked(positive_int), default=1, help="beam size (1: greedy)")
     p.add_argument("--length-alpha", type=float, default=0.6, help="beam length penalty alpha")
@@ -73,7 +96,7 @@ def run_translate(args) -> int:
     model, vocabs, _ = _load_translator(args.checkpoint)
 
     def say(lines):
-        for warning in input_warnings(model, vocabs[0], lines):
+        for warning in input_warnings(model, vocabs[0], lines, vocabs.sides[0]):
             print(f"warning: {warning}", file=sys.stderr)
         return translate(model, vocabs, lines, args.beam, args.length_alpha)
 
@@ -85,7 +108,7 @@ def run_translate(args) -> int:
     interactive = sys.stdin.isatty()
     while True:  # an interactive prompt, or stdin line by line (a blank line stays a line)
         try:
-            line = input("en> " if interactive else "").strip()
+            line = input(f"{vocabs.sides[0].lang}> " if interactive else "").strip()
         except EOFError:
             return 0
         if line or not interactive:
@@ -101,28 +124,32 @@ def add_evaluate(p) -> None:
 
 
 def run_evaluate(args) -> int:
-    import sacrebleu
-
     from ..data import load_tsv
+    from ..data.languages import bleu_tokenize, columns_swapped
     from ..runs import data_changed
     from ..train import TrainConfig, load_corpus
-    from ..translate import translate
+    from ..translate import bleu, chrf, translate
 
     model, vocabs, meta = _load_translator(args.checkpoint)
-    if args.file:
+    cfg = TrainConfig(**meta["train_config"])
+    if args.file:  # its source column: the run's, or the one that reads as the source language
         pairs = load_tsv(args.file)
+        langs = [side.lang for side in vocabs.sides]
+        if cfg.source_column == 2 or (cfg.source_column is None
+                                      and columns_swapped(pairs, *langs)):
+            pairs = [(b, a) for a, b in pairs]
     else:
         if (warning := data_changed(meta.get("data_file"))) is not None:
             print(f"warning: {warning}", file=sys.stderr)
-        pairs = load_corpus(TrainConfig(**meta["train_config"]), vocabs).splits[args.split]
+        pairs = load_corpus(cfg, vocabs, vocabs.sides).splits[args.split]
     pairs = pairs[: args.limit]
-    hyps = translate(model, vocabs, [en for en, _ in pairs], args.beam)
-    refs = [[zh for _, zh in pairs]]
-    b = sacrebleu.corpus_bleu(hyps, refs, tokenize="zh")
-    c = sacrebleu.corpus_chrf(hyps, refs)
+    hyps = translate(model, vocabs, [src for src, _ in pairs], args.beam)
+    refs = [tgt for _, tgt in pairs]
     how = "greedy" if args.beam == 1 else f"beam {args.beam}"
+    lang = vocabs.sides[1].lang
     print(f"{len(pairs)} sentences ({args.file or args.split}), {how}: "
-          f"BLEU {b.score:.2f}  chrF {c.score:.2f}")
+          f"BLEU {bleu(hyps, refs, lang):.2f}  chrF {chrf(hyps, refs):.2f}  "
+          f"({vocabs.sides[0].lang} -> {lang}, sacrebleu tokenize={bleu_tokenize(lang)})")
     return 0
 
 

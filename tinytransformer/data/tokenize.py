@@ -1,7 +1,9 @@
-"""Tokenizers: English into words, Chinese into characters.
+"""Tokenizers: words (English, and any language written with spaces), Chinese characters.
 
     tokenize_en("I don't like Tom's cat.") -> ['i', 'do', "n't", 'like', 'tom', "'s", 'cat', '.']
     tokenize_zh("我用Twitter。7:45了。") -> ['我', '用', 'Twitter', '。', '7:45', '了', '。']
+    tokenize_words("Où est la gare ?", lowercase=False) -> ['Où', 'est', 'la', 'gare', '?']
+    detokenize_words(['Où', 'est', 'la', 'gare', '?'], "fr") -> "Où est la gare ?"
 
 Detokenizing undoes them for normalised text (text as `detokenize_*` writes it), and for any
 text `tokenize(detokenize(tokenize(s))) == tokenize(s)`.
@@ -25,9 +27,16 @@ _EN_TOKEN = re.compile(rf"""
     | \S                            # anything else is one symbol: . , ? ! " ( ) ...
 """, re.VERBOSE)
 
-_ATTACH_LEFT = {".", ",", "!", "?", ";", ":", "%", ")", "]", "}", "n't", "'s", "'m", "'re",
-                "'ve", "'ll", "'d"}
+_CONTRACTIONS = {"n't", "'s", "'m", "'re", "'ve", "'ll", "'d"}
+_ATTACH_LEFT = {".", ",", "!", "?", ";", ":", "%", ")", "]", "}", *_CONTRACTIONS}
 _ATTACH_RIGHT = {"(", "[", "{", "$", "#"}
+# what a language writes differently: French spaces before ? ! : ; and inside « »; Spanish
+# opens questions with ¿ and exclamations with ¡; German quotes „so“.
+_LEFT = {"fr": _ATTACH_LEFT - {"?", "!", ";", ":"}, "de": _ATTACH_LEFT | {"“"}}
+_RIGHT = {"es": _ATTACH_RIGHT | {"¿", "¡"}, "de": _ATTACH_RIGHT | {"„"}}
+
+
+_WORD_TOKEN = re.compile(_EN_TOKEN.pattern, re.VERBOSE | re.IGNORECASE)  # "DON'T" too
 
 
 def tokenize_en(text: str) -> list[str]:
@@ -35,8 +44,23 @@ def tokenize_en(text: str) -> list[str]:
     return _EN_TOKEN.findall(text.lower().replace("\u2019", "'"))
 
 
+def tokenize_words(text: str, lowercase: bool = True) -> list[str]:
+    """Words of any alphabetic language (Unicode letters: "où", "straße"), cut as `tokenize_en`
+    cuts English; with `lowercase=False` the case is kept, so a translation reads as written."""
+    if lowercase:
+        return tokenize_en(text)
+    return _WORD_TOKEN.findall(text.replace("\u2019", "'"))
+
+
 def detokenize_en(tokens: list[str]) -> str:
     """Words joined by spaces, punctuation and contractions attached: "i do n't ." -> "i don't."."""
+    return detokenize_words(tokens, "en")
+
+
+def detokenize_words(tokens: list[str], lang: str = "en") -> str:
+    """Words joined by spaces, punctuation attached as `lang` writes it (English's rules unless
+    the language differs: "où est la gare ?" in French, "¿dónde está?" in Spanish)."""
+    attach_left, attach_right = _LEFT.get(lang, _ATTACH_LEFT), _RIGHT.get(lang, _ATTACH_RIGHT)
     out, prev, glue_next, quotes = "", "", True, 0
     for tok in tokens:
         if tok == '"':  # opening quotes attach to the right, closing ones to the left
@@ -45,8 +69,8 @@ def detokenize_en(tokens: list[str]) -> str:
         else:
             # "n't" only splits off again after a plain word ("do"), not after "e-mail" or "3.5"
             plain = re.fullmatch(r"[^\W_]+", prev) is not None
-            left = tok in _ATTACH_LEFT and (tok != "n't" or plain)
-            right = tok in _ATTACH_RIGHT
+            left = tok.lower() in attach_left and (tok.lower() != "n't" or plain)
+            right = tok in attach_right
         out += tok if (glue_next or left) else " " + tok
         prev, glue_next = tok, right
     return out
