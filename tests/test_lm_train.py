@@ -173,6 +173,7 @@ def interrupt_at(trainer, monkeypatch, calls_before):
     monkeypatch.setattr(trainer, "train_step", step_then_interrupt)
 
 
+@pytest.mark.slow  # three runs of 12 steps, with evaluations: 5-15 s each tokenizer
 @pytest.mark.parametrize("tokenizer", ["chars", "bpe"])
 def test_resume_reproduces_an_uninterrupted_run(poems_file, tmp_path, monkeypatch, tokenizer):
     """Stopped by Ctrl-C at step 7 (one evaluation behind it), resumed with the same --steps:
@@ -190,6 +191,7 @@ def test_resume_reproduces_an_uninterrupted_run(poems_file, tmp_path, monkeypatc
     assert resumed.tokenizer.to_json() == whole.tokenizer.to_json()
 
 
+@pytest.mark.slow  # 9 steps and 3 evaluations: 3-6 s
 def test_best_is_the_lowest_validation_perplexity_per_character(poems_file, tmp_path):
     trainer = LMTrainer(config(poems_file, steps=9, eval_every=3), tmp_path, log=quiet)
     trainer.run(progress=False)
