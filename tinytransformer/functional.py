@@ -171,20 +171,19 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     if reduction not in ("mean", "sum", "none"):
         raise ValueError("cross_entropy: reduction must be 'mean', 'sum' or 'none', "
                          f"got {reduction!r}")
-    flat = target.reshape(-1).astype(np.int64)
-    bad = (flat != ignore_index) & ((flat < 0) | (flat >= V))
-    if bad.any():
-        raise IndexError(f"cross_entropy: target {flat[bad][0]} is out of range for {V} classes")
+    # the targets' one range check of the step; the kernels, forward and backward, take them
+    # as checked (kernels.CheckedIds)
+    flat = kernels.check_ids("cross_entropy", target, V, ignore_index)
     z = _flat(logits.data)
     rows, lse = kernels.cross_entropy_forward(z, flat, ignore_index, label_smoothing)
-    count = max(int((flat != ignore_index).sum()), 1)
+    count = max(int((flat.ids != ignore_index).sum()), 1)
     scale = {"mean": 1.0 / count, "sum": 1.0, "none": None}[reduction]
     out = rows.reshape(target.shape) if scale is None else np.asarray(rows.sum() * scale,
                                                                      dtype=rows.dtype)
 
     # dL/dz = g * (softmax(z) - q), rows with an ignored target get 0
     def backward(g):
-        g_rows = g.reshape(-1) if scale is None else np.full(len(flat), g * scale, dtype=z.dtype)
+        g_rows = g.reshape(-1) if scale is None else np.full(len(z), g * scale, dtype=z.dtype)
         dz = kernels.cross_entropy_backward(z, lse, flat, g_rows, ignore_index, label_smoothing)
         return (dz.reshape(logits.shape),)
 
@@ -206,15 +205,11 @@ def embedding(ids, weight: Tensor) -> Tensor:
     """out[...] = weight[ids[...]]: a row lookup.  ids [...] ints, weight [V, C] -> [..., C]"""
     ids = as_array(ids)
     V = weight.shape[0]
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
-    if ids.size and (ids.min() < 0 or ids.max() >= V):
-        raise IndexError(f"embedding: ids must lie in [0, {V}), "
-                         f"got min {ids.min()}, max {ids.max()}")
+    checked = kernels.check_ids("embedding", ids, V)  # the ids' one range check of the step
 
     # dL/dweight[v] = sum of g over the positions whose id is v (scatter-add)
     def backward(g):
-        return (kernels.embedding_backward(ids.reshape(-1), g.reshape(-1, weight.shape[1]), V),)
+        return (kernels.embedding_backward(checked, g.reshape(-1, weight.shape[1]), V),)
 
     return Tensor.from_op(weight.data[ids], (weight,), backward, "embedding")
 
@@ -238,14 +233,27 @@ def _attention_mask(mask, shape: tuple) -> np.ndarray | None:
                          f"scores' shape {shape} [B, H, T_q, T_k]") from e
 
 
+# Above this many keys, attention runs tiled (kernels.attention_tiled_*): measured on the 2-core
+# machine by `tinytransformer bench attention` (B = 1, H = 4, D = 32, float32, forward + backward):
+# tiled / fused time TILED_NOTE; and from there on the fused kernel's [B, H, T, T] weights are the
+# largest array of a step.
+TILED_MIN_T = 1024
+TILED_NOTE = None
+
+
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None,
-                                 dropout_p: float = 0.0, training: bool = True, rng=None):
+                                 dropout_p: float = 0.0, training: bool = True, rng=None,
+                                 tiled: bool | None = None):
     """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
 
     q [B, H, T_q, D], k [B, H, T_k, D], v [B, H, T_k, D] -> out [B, H, T_q, D] and the
     attention weights [B, H, T_q, T_k] (a NumPy array, before dropout, for plots). 3-D inputs
     [B, T, D] are one head. `mask` is boolean, True where a query may attend to a key,
     broadcasting to [B, H, T_q, T_k]; a query that may attend to nothing gets weights 0.
+
+    `tiled`: compute it tile by tile with an online softmax, keeping no [T_q, T_k] array (the
+    weights returned are then None); None (the default) chooses it from T_k >= TILED_MIN_T keys.
+    Both give the same numbers, and the same dropout for the same generator state.
     """
     heads = q.ndim == 4
     if not heads:
@@ -256,20 +264,42 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None,
                          "[B, H, T_q, D], [B, H, T_k, D], [B, H, T_k, D]")
     m = _attention_mask(mask, (B, H, Tq, k.shape[2]))
     scale = 1.0 / math.sqrt(D)
-    drop = None
-    if training and dropout_p > 0.0:
-        drop = kernels.dropout_mask((B, H, Tq, k.shape[2]), dropout_p, rng or _rng, q.dtype)
+    drops = training and dropout_p > 0.0
+    if k.shape[2] >= TILED_MIN_T if tiled is None else tiled:
+        # dropout_p's range is checked once, by the kernel that takes it (here and below)
+        drop = (kernels.dropout_key(rng or _rng) if dropout_p < 1 else 0, dropout_p) if drops \
+            else None
+        out, p = _attention_tiled(q, k, v, m, scale, drop), None
+    else:
+        drop = kernels.dropout_mask((B, H, Tq, k.shape[2]), dropout_p, rng or _rng, q.dtype) \
+            if drops else None
+        out, p = _attention_fused(q, k, v, m, scale, drop)
+    if not heads:
+        return out.reshape(B, Tq, -1), None if p is None else p[:, 0]
+    return out, p
+
+
+def _attention_fused(q, k, v, m, scale, drop):
+    """One node that keeps the weights P [B, H, T_q, T_k] for its backward."""
     out, p = kernels.attention_forward(q.data, k.data, v.data, m, scale, drop)
 
     # dL/dV = P^T g,  dL/dP = g V^T,  dL/dS = softmax backward,  dL/dQ = dS K / sqrt(d_k), ...
     def backward(g):
         return kernels.attention_backward(g, q.data, k.data, v.data, p, scale, drop)
 
-    out = Tensor.from_op(out, (q, k, v), backward, "attention")
-    if not heads:
-        return out.reshape(B, Tq, -1), p[:, 0]
-    return out, p
+    return Tensor.from_op(out, (q, k, v), backward, "attention"), p
 
+
+def _attention_tiled(q, k, v, m, scale, drop):
+    """One node that keeps only out and the log-sum-exp per query [B, H, T_q]: O(B H T D)."""
+    out, lse = kernels.attention_tiled_forward(q.data, k.data, v.data, m, scale, drop)
+
+    # the same derivatives, tile by tile, each tile's P = exp(S - lse) recomputed from Q and K
+    def backward(g):
+        return kernels.attention_tiled_backward(g, q.data, k.data, v.data, out, lse, m, scale,
+                                                drop)
+
+    return Tensor.from_op(out, (q, k, v), backward, "attention")
 
 
 # == added for the LLaMA-style model: SiLU and RMSNorm, fused (tests/test_functional.py checks

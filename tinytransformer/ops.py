@@ -22,34 +22,59 @@ def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
 
 
 def _binary(op: str, a, b, forward, backward) -> Tensor:
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, like=a)
+    """forward(a, b) as a node whose backward is called as backward(g, a, b, out) on arrays.
+
+    `backward` is a module-level function and the node keeps (backward, a, b, out) as a tuple:
+    no closure is allocated per op (Tensor.from_op)."""
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+        b = as_tensor(b, like=a)
+    x, y = a.data, b.data
     try:
-        out = forward(a.data, b.data)
+        out = forward(x, y)
     except ValueError as e:
         raise _broadcast_error(op, a, b) from e
-    return Tensor.from_op(out, (a, b), lambda g: backward(g, a.data, b.data, out), op)
+    return Tensor.from_op(out, (a, b), (backward, x, y, out), op)
 
 
 # -- arithmetic ------------------------------------------------------------------------
-def add(a, b) -> Tensor:
+def _add_backward(g, x, y, out):
     # dL/da = g,  dL/db = g
-    return _binary("add", a, b, np.add, lambda g, x, y, out: (g, g))
+    return g, g
+
+
+def _sub_backward(g, x, y, out):
+    # dL/da = g,  dL/db = -g
+    return g, -g
+
+
+def _mul_backward(g, x, y, out):
+    # dL/da = g * b,  dL/db = g * a
+    if x is y:  # a * a: the engine adds the two halves of 2 a g
+        ga = g * x
+        return ga, ga
+    return g * y, g * x
+
+
+def _div_backward(g, x, y, out):
+    # dL/da = g / b,  dL/db = -g * a / b^2 = -g * out / b
+    return g / y, -g * out / y
+
+
+def add(a, b) -> Tensor:
+    return _binary("add", a, b, np.add, _add_backward)
 
 
 def sub(a, b) -> Tensor:
-    # dL/da = g,  dL/db = -g
-    return _binary("sub", a, b, np.subtract, lambda g, x, y, out: (g, -g))
+    return _binary("sub", a, b, np.subtract, _sub_backward)
 
 
 def mul(a, b) -> Tensor:
-    # dL/da = g * b,  dL/db = g * a
-    return _binary("mul", a, b, np.multiply, lambda g, x, y, out: (g * y, g * x))
+    return _binary("mul", a, b, np.multiply, _mul_backward)
 
 
 def div(a, b) -> Tensor:
-    # dL/da = g / b,  dL/db = -g * a / b^2 = -g * out / b
-    return _binary("div", a, b, np.divide, lambda g, x, y, out: (g / y, -g * out / y))
+    return _binary("div", a, b, np.divide, _div_backward)
 
 
 def power(a, b) -> Tensor:
@@ -66,9 +91,13 @@ def power(a, b) -> Tensor:
     return _binary("pow", a, b, np.power, backward)
 
 
-def neg(x: Tensor) -> Tensor:
+def _neg_backward(g):
     # dL/dx = -g
-    return Tensor.from_op(-x.data, (x,), lambda g: (-g,), "neg")
+    return (-g,)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Tensor.from_op(-x.data, (x,), (_neg_backward,), "neg")
 
 
 def matmul(a, b) -> Tensor:
@@ -77,11 +106,12 @@ def matmul(a, b) -> Tensor:
     [..., M, K] @ [..., K, N] -> [..., M, N]
     """
     a, b = as_tensor(a), as_tensor(b)
-    if a.ndim == 0 or b.ndim == 0:
+    x, y = a.data, b.data
+    if x.ndim == 0 or y.ndim == 0:
         raise ValueError("matmul: operands must have at least 1 dimension, "
                          f"got {a.shape} @ {b.shape}")
-    x = a.data[None, :] if a.ndim == 1 else a.data  # [K] -> [1, K]
-    y = b.data[:, None] if b.ndim == 1 else b.data  # [K] -> [K, 1]
+    x = x[None, :] if x.ndim == 1 else x  # [K] -> [1, K]
+    y = y[:, None] if y.ndim == 1 else y  # [K] -> [K, 1]
     if x.shape[-1] != y.shape[-2]:
         raise ValueError(
             f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
@@ -96,8 +126,8 @@ def matmul(a, b) -> Tensor:
     # dL/da = g @ b^T,  dL/db = a^T @ g   (batch dims are summed by unbroadcast)
     def backward(g):
         g = g.reshape(full_shape)  # [..., M, N], with the 1-D operands' unit axes back
-        ga = g @ np.swapaxes(y, -1, -2) if a.requires_grad else None
-        gb = np.swapaxes(x, -1, -2) @ g if b.requires_grad else None
+        ga = g @ y.swapaxes(-1, -2) if a.requires_grad else None
+        gb = x.swapaxes(-1, -2) @ g if b.requires_grad else None
         if gb is not None and b.ndim == 1:
             gb = gb[..., 0]  # [..., K, 1] -> [..., K]
         return ga, gb
@@ -135,10 +165,14 @@ def tanh(x: Tensor) -> Tensor:
     return Tensor.from_op(out, (x,), lambda g: (g * (1 - out * out),), "tanh")
 
 
+def _relu_backward(g, out):
+    # dL/dx = g * [x > 0] = g * [out > 0]
+    return (kernels.relu_backward(g, out),)
+
+
 def relu(x: Tensor) -> Tensor:
     out = kernels.relu(x.data)  # max(x, 0): one compiled pass is 2-3x np.maximum's here
-    # dL/dx = g * [x > 0] = g * [out > 0]
-    return Tensor.from_op(out, (x,), lambda g: (kernels.relu_backward(g, out),), "relu")
+    return Tensor.from_op(out, (x,), (_relu_backward, out), "relu")
 
 
 def where(cond, a, b) -> Tensor:
@@ -163,11 +197,24 @@ def _keep(g: np.ndarray, axis, keepdims: bool) -> np.ndarray:
     return g if keepdims or axis is None else np.expand_dims(g, axis)
 
 
-def reduce_sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    out = np.sum(x.data, axis=axis, keepdims=keepdims)
+def _expand(g, shape: tuple) -> np.ndarray:
+    """g broadcast to `shape`, as a read-only view; a 0-d g (a full sum's) without np.broadcast_to,
+    which costs ten times more than the rest of a small op's backward."""
+    if g.ndim:
+        return np.broadcast_to(g, shape)
+    out = np.ndarray(shape, g.dtype, np.ascontiguousarray(g), 0, (0,) * len(shape))
+    out.flags.writeable = False
+    return out
+
+
+def _sum_backward(g, shape, axis, keepdims):
     # dL/dx = g broadcast back over the summed axes
-    return Tensor.from_op(np.asarray(out), (x,),
-                          lambda g: (np.broadcast_to(_keep(g, axis, keepdims), x.shape),), "sum")
+    return (_expand(np.asarray(_keep(g, axis, keepdims)), shape),)
+
+
+def reduce_sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    out = np.asarray(x.data.sum(axis=axis, keepdims=keepdims))
+    return Tensor.from_op(out, (x,), (_sum_backward, x.shape, axis, keepdims), "sum")
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:

@@ -23,15 +23,22 @@ import numpy as np
 
 DEFAULT_DTYPE = np.float32
 
-_state = threading.local()
+class _State(threading.local):
+    """Per-thread switches; class attributes are the defaults every new thread starts from."""
+
+    grad_enabled = True
+    anomaly = False
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "grad_enabled", True)
+    return _state.grad_enabled
 
 
 def is_anomaly_enabled() -> bool:
-    return getattr(_state, "anomaly", False)
+    return _state.anomaly
 
 
 @contextlib.contextmanager
@@ -61,10 +68,10 @@ def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
-    )
-    return g.sum(axis=axes, keepdims=True).reshape(shape)
+    ones = tuple(extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
+    if not ones:  # only leading axes (a bias): the sum has the shape, in an array of its own
+        return g.sum(axis=tuple(range(extra)))
+    return g.sum(axis=tuple(range(extra)) + ones, keepdims=True).reshape(shape)
 
 
 def _check_finite(array: np.ndarray, op: str, where: str) -> None:
@@ -104,14 +111,21 @@ class Tensor:
 
     @classmethod
     def from_op(cls, out: np.ndarray, parents: tuple, backward, op: str) -> Tensor:
-        """The output of an op: records `parents` and `backward` when a gradient is needed."""
-        if is_anomaly_enabled():
+        """The output of an op: records `parents` and `backward` when a gradient is needed.
+
+        `backward` is a function g -> gradients, or, to save allocating a closure per op, a tuple
+        (f, *saved) that the engine calls as f(g, *saved)."""
+        state = _state
+        if state.anomaly:
             _check_finite(out, op, "forward")
         t = cls.__new__(cls)
         t.data, t.grad, t.op = out, None, op
-        t.requires_grad = is_grad_enabled() and any(p.requires_grad for p in parents)
-        t._parents = parents if t.requires_grad else ()
-        t._backward = backward if t.requires_grad else None
+        if state.grad_enabled:
+            for p in parents:
+                if p.requires_grad:
+                    t.requires_grad, t._parents, t._backward = True, parents, backward
+                    return t
+        t.requires_grad, t._parents, t._backward = False, (), None
         return t
 
     # -- array-like basics ---------------------------------------------------------
@@ -160,34 +174,45 @@ class Tensor:
                     f"tensor has shape {self.shape}: pass grad= of that shape, or reduce "
                     "it first (e.g. .sum() or .mean())"
                 )
-            grad = np.ones_like(self.data)
-        grad = as_array(grad, dtype=self.dtype)
+            grad = np.array(1, self.data.dtype).reshape(self.data.shape)
+        grad = as_array(grad, dtype=self.data.dtype)
         if grad.shape != self.shape:
             raise ValueError(f"backward(): grad has shape {grad.shape}, tensor has {self.shape}")
 
-        grads = {id(self): grad}
+        # keyed by the tensors themselves: a Tensor hashes by identity (__hash__ below)
+        grads = {self: grad}
         handed_out = {id(grad)}  # arrays a leaf may not keep as its own .grad
-        buffers = {}  # id(tensor) -> the zero-started array that Scatters add into
+        buffers = {}  # tensor -> the zero-started array that Scatters add into
+        anomaly = _state.anomaly
         for node in _reverse_topological(self):
-            g = grads.pop(id(node), None)
-            buffers.pop(id(node), None)  # its gradient is complete: nothing adds into it now
+            g = grads.pop(node, None)
+            if buffers:
+                buffers.pop(node, None)  # its gradient is complete: nothing adds into it now
             if g is None:
                 continue
-            if node._backward is None:  # a leaf; 0-d sums are NumPy scalars: keep .grad an array
+            f = node._backward
+            if f is None:  # a leaf; 0-d sums are NumPy scalars: keep .grad an array
                 node.grad = (_own(g, handed_out) if node.grad is None
                              else np.asarray(node.grad + g))
                 continue
-            for parent, pg in zip(node._parents, node._backward(g)):
+            pgs = f(g) if type(f) is not tuple else f[0](g, *f[1:])
+            for parent, pg in zip(node._parents, pgs):
                 if pg is None or not parent.requires_grad:
                     continue
-                key = id(parent)
-                if isinstance(pg, Scatter):
-                    grads[key] = _scatter_add(grads.get(key), pg, parent, buffers)
+                if type(pg) is Scatter:
+                    grads[parent] = _scatter_add(grads.get(parent), pg, parent, buffers)
                     continue
-                pg = unbroadcast(np.asarray(pg, dtype=parent.dtype), parent.shape)
-                if is_anomaly_enabled():
+                data = parent.data
+                if type(pg) is not np.ndarray or pg.dtype != data.dtype:
+                    pg = np.asarray(pg, dtype=data.dtype)
+                if pg.shape != data.shape:
+                    pg = unbroadcast(pg, data.shape)
+                if anomaly:
                     _check_finite(pg, node.op, "backward")
-                grads[key] = pg if key not in grads else grads[key] + pg
+                before = grads.get(parent)
+                grads[parent] = pg if before is None else before + pg
+
+    __hash__ = object.__hash__  # by identity, even if an elementwise __eq__ is added one day
 
     # Operators are attached in ops.py, next to their derivatives.
 
@@ -207,12 +232,11 @@ def _scatter_add(acc, s: Scatter, parent: Tensor, buffers: dict) -> np.ndarray:
     """acc + s, in place when acc is a buffer made here (no one else holds it)."""
     if is_anomaly_enabled():
         _check_finite(s.g, "getitem", "backward")
-    key = id(parent)
-    if acc is None or buffers.get(key) is not acc:
+    if acc is None or buffers.get(parent) is not acc:
         # laid out as parent.data (order "K"): when parent is a permuted view (q, k, v as heads),
         # the permute's backward then hands a contiguous array on, and the reshape's is a view
         acc = np.zeros_like(parent.data) if acc is None else acc.astype(parent.dtype)
-        buffers[key] = acc
+        buffers[parent] = acc
     if s.repeats:
         np.add.at(acc, s.index, s.g)
     else:
@@ -231,19 +255,20 @@ def _own(g: np.ndarray, handed_out: set) -> np.ndarray:
 
 def _reverse_topological(root: Tensor) -> list[Tensor]:
     """Nodes that lead to `root`, each after every node that uses it. Iterative DFS."""
-    order, visited = [], {id(root)}
+    order, visited = [], {root}
     stack = [(root, iter(root._parents))]
     while stack:
         node, parents = stack[-1]
         for parent in parents:
-            if parent.requires_grad and id(parent) not in visited:
-                visited.add(id(parent))
+            if parent.requires_grad and parent not in visited:
+                visited.add(parent)
                 stack.append((parent, iter(parent._parents)))
                 break
         else:
             stack.pop()
             order.append(node)
-    return order[::-1]
+    order.reverse()
+    return order
 
 
 def as_array(x, dtype=None) -> np.ndarray:

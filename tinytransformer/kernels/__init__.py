@@ -4,6 +4,9 @@
     numba   fast.py        compiled loops (fast_kernels.py, fast_pointwise.py, fast_matmul.py),
                            cached on disk
 
+Tiled attention (an online softmax, no [T_q, T_k] array stored) has its own pair of files,
+reference_tiled.py and fast_tiled.py, dispatched the same way.
+
 Choose with `set_backend("numpy" | "numba")` (or `with use_backend(...)`), with the environment
 variable TINYTRANSFORMER_BACKEND, or take the default: numba when it is installed, else numpy.
 The numba backend is imported on first use and each kernel compiles on its first call, so
@@ -26,7 +29,18 @@ import warnings
 
 import numpy as np
 
-from .checks import check, check_alike, check_mask, check_targets
+from . import blas
+from .checks import (  # check_ids, CheckedIds, OutOfRange: also for functional
+    CheckedIds,
+    OutOfRange,  # noqa: F401
+    alike,
+    check,
+    check_alike,
+    check_ids,  # noqa: F401
+    check_mask,
+    check_targets,
+    checked_ids,
+)
 
 BACKENDS = ("numpy", "numba")
 _MODULES = {"numpy": "reference", "numba": "fast"}
@@ -128,7 +142,7 @@ def layer_norm_backward(g, x, w, mean, rstd):
 def cross_entropy_forward(logits, target, ignore_index=-100, label_smoothing=0.0):
     """loss_n = (1 - eps)(lse_n - x[n, t_n]) + eps (lse_n - mean_v x[n, v]), 0 where t_n is
     ignore_index; lse_n = logsumexp(x[n]).  [N, V], [N] int -> loss_rows [N], lse [N]"""
-    check_targets("cross_entropy_forward", logits, target, ignore_index, label_smoothing)
+    target = check_targets("cross_entropy_forward", logits, target, ignore_index, label_smoothing)
     return _impl().cross_entropy_forward(logits, target, int(ignore_index), float(label_smoothing))
 
 
@@ -138,7 +152,7 @@ def cross_entropy_backward(logits, lse, target, g_rows, ignore_index=-100, label
     [N, V], [N], [N] int, [N] -> [N, V]"""
     op = "cross_entropy_backward"
     check(op, "logits[N,V] lse[N] g_rows[N]", logits=logits, lse=lse, g_rows=g_rows)
-    check_targets(op, logits, target, ignore_index, label_smoothing)
+    target = check_targets(op, logits, target, ignore_index, label_smoothing)
     args = (int(ignore_index), float(label_smoothing))
     return _impl().cross_entropy_backward(logits, lse, target, g_rows, *args)
 
@@ -166,6 +180,49 @@ def attention_backward(g, q, k, v, p, scale=1.0, drop=None):
     return _impl().attention_backward(g, q, k, v, p, float(scale), drop)
 
 
+def _tiled():
+    """The active backend's tiled-attention module (reference_tiled.py or fast_tiled.py)."""
+    name = "fast_tiled" if _impl().__name__.endswith(".fast") else "reference_tiled"
+    return importlib.import_module(f".{name}", __name__)
+
+
+def _check_tiled(op, q, k, v, mask, drop, blocks, **more):
+    """Shapes and dtypes of q, k, v (and g, out, lse), the mask, dropout's (key, p), the blocks."""
+    spec = "q[B,H,T_q,D] k[B,H,T_k,D] v[B,H,T_k,D_v]" + "".join(
+        {"g": " g[B,H,T_q,D_v]", "out": " out[B,H,T_q,D_v]", "lse": " lse[B,H,T_q]"}[n]
+        for n in more)
+    check(op, spec, q=q, k=k, v=v, **more)
+    check_mask(op, mask, q.shape[:3] + k.shape[2:3])
+    if drop is not None and not (len(drop) == 2 and 0 <= drop[1] <= 1):
+        raise ValueError(f"{op}: drop must be (key, p) with p in [0, 1], got {drop!r}")
+    if not all(isinstance(n, int) and n > 0 for n in blocks):
+        raise ValueError(f"{op}: block sizes must be positive integers, got {blocks}")
+
+
+def attention_tiled_forward(q, k, v, mask=None, scale=1.0, drop=None, block_q=256, block_k=1024):
+    """Attention(Q, K, V) = softmax(scale Q K^T, masked) V by tiles of block_q queries x block_k
+    keys, with an online softmax (reference_tiled.py): no [T_q, T_k] array is stored.
+
+    [B, H, T_q, D], [B, H, T_k, D], [B, H, T_k, D_v], mask [B, H, T_q, T_k] (may broadcast),
+    drop (key, p): dropout_mask's entries for that key (`dropout_key`) -> out [B, H, T_q, D_v],
+    lse [B, H, T_q] (the log-sum-exp of each row's scores, +inf where a row allows nothing)"""
+    _check_tiled("attention_tiled_forward", q, k, v, mask, drop, (block_q, block_k))
+    with blas.one_thread():  # hundreds of small products (blas.py: measured)
+        return _tiled().attention_tiled_forward(q, k, v, mask, float(scale), drop, block_q,
+                                                block_k)
+
+
+def attention_tiled_backward(g, q, k, v, out, lse, mask=None, scale=1.0, drop=None,
+                             block_q=256, block_k=1024):
+    """dq, dk, dv of attention_tiled_forward, from its out and lse (the weights are recomputed
+    tile by tile).  g [B, H, T_q, D_v] -> q's, k's, v's shapes"""
+    _check_tiled("attention_tiled_backward", q, k, v, mask, drop, (block_q, block_k),
+                 g=g, out=out, lse=lse)
+    with blas.one_thread():
+        return _tiled().attention_tiled_backward(g, q, k, v, out, lse, mask, float(scale), drop,
+                                                 block_q, block_k)
+
+
 def matmul_blocked(a, b):
     """out = a @ b in blocks of 2 x 4 outputs (reference.py, fast_matmul.py): an alternative to
     BLAS that no layer calls.  [..., M, K], [..., K, N] (the same leading axes) -> [..., M, N]"""
@@ -185,46 +242,56 @@ def dropout_mask(shape, p: float, rng: np.random.Generator, dtype=np.float32):
     return _impl().dropout_mask(tuple(shape), float(p), rng, dtype)
 
 
+def dropout_key(rng: np.random.Generator) -> int:
+    """The key of one dropout mask: one raw 64-bit draw of `rng` (what dropout_mask draws first),
+    for a kernel that regenerates the mask's entries itself (attention_tiled_*)."""
+    return _impl().dropout_key(rng)
+
+
 def dropout(x, p: float, rng: np.random.Generator):
     """y = x * mask, mask = dropout_mask(x.shape, p, rng, x.dtype): drawn and applied in one go.
 
     [...] -> y [...], mask [...] (kept for the backward pass: dx = g * mask)"""
     check("dropout", "x[...]", x=x)
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p = {p} is not in [0, 1]")
+    # p's meaning (0 <= p < 1 for a layer) is checked once, by functional.dropout: p indexes
+    # nothing, so a direct call with another p gets a wrong mask but touches no memory it should not
     return _impl().dropout(x, float(p), rng)
 
 
 def gelu(x):
     """y = x Phi(x), Phi the standard normal CDF.  [...] -> [...]"""
-    check_alike("gelu", x=x)
+    if not alike(x):
+        check_alike("gelu", x=x)
     return _impl().gelu(x)
 
 
 def gelu_backward(g, x):
     """dx = g (Phi(x) + x phi(x)), phi the standard normal density.  g [...], x [...] -> [...]"""
-    check_alike("gelu_backward", g=g, x=x)
+    if not alike(g, x):
+        check_alike("gelu_backward", g=g, x=x)
     return _impl().gelu_backward(g, x)
 
 
 def relu(x):
     """y = max(x, 0).  [...] -> [...]"""
-    check_alike("relu", x=x)
+    if not alike(x):
+        check_alike("relu", x=x)
     return _impl().relu(x)
 
 
 def relu_backward(g, y):
     """dx = g where y = relu(x) > 0, else 0.  g [...], y [...] -> [...]"""
-    check_alike("relu_backward", g=g, y=y)
+    if not alike(g, y):
+        check_alike("relu_backward", g=g, y=y)
     return _impl().relu_backward(g, y)
 
 
 def embedding_backward(ids, g, num_embeddings: int):
-    """dW[v] = sum of g[n] over the rows n with ids[n] = v.  ids [N] int, g [N, C] -> [V, C]"""
-    check("embedding_backward", "ids[N] g[N,C]", ids=ids, g=g)
-    if ids.size and (ids.min() < 0 or ids.max() >= num_embeddings):
-        raise ValueError(f"embedding_backward: ids must lie in [0, {num_embeddings}), "
-                         f"got min {ids.min()}, max {ids.max()}")
+    """dW[v] = sum of g[n] over the rows n with ids[n] = v.  ids [N] int (or CheckedIds), g [N, C]
+    -> [V, C]"""
+    ids_array = ids.ids if isinstance(ids, CheckedIds) else ids
+    check("embedding_backward", "ids[N] g[N,C]", ids=ids_array, g=g)
+    ids = checked_ids("embedding_backward", ids, num_embeddings)  # ids index dW's rows
     return _impl().embedding_backward(ids, g, int(num_embeddings))
 
 

@@ -6,6 +6,7 @@ are equal sizes, "..." is any leading axes.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,6 +54,16 @@ def check_dtypes(op: str, arrays: dict) -> None:
                             "cast one of them")
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def alike(x, y=None) -> bool:
+    """True if x (and y) are float32 or float64 arrays of one shape and dtype: the case in which
+    check_alike has nothing to say, tested without building its spec (relu runs every step)."""
+    return type(x) is np.ndarray and x.dtype in _FLOATS and (y is None or (
+        type(y) is np.ndarray and y.dtype == x.dtype and y.shape == x.shape))
+
+
 def check_alike(op: str, **arrays) -> None:
     """Arrays of one shape, whatever it is (an elementwise kernel), and one float dtype."""
     check(op, " ".join(f"{name}[...]" for name in arrays), **arrays)
@@ -76,13 +87,62 @@ def check_mask(op: str, mask, shape: tuple) -> None:
     raise ValueError(f"{op}: mask of shape {mask.shape} does not broadcast to {shape}")
 
 
-def check_targets(op, logits, target, ignore_index, label_smoothing) -> None:
-    """Class ids in [0, V) or ignore_index; 0 <= label_smoothing <= 1."""
-    check(op, "logits[N,V] target[N]", logits=logits, target=target)
-    bad = (target != ignore_index) & ((target < 0) | (target >= logits.shape[1]))
+class OutOfRange(IndexError, ValueError):
+    """An id outside its table: an IndexError, as NumPy's indexing raises, and a ValueError, as
+    for any other bad argument value (numpy.exceptions.AxisError is both in the same way)."""
+
+
+class CheckedIds(NamedTuple):
+    """Ids that `check_ids` found in range: a private, read-only, flat int64 copy, with the size
+    of their table. A kernel given these does not check them again (see check_ids)."""
+
+    ids: np.ndarray
+    n: int
+    ignore_index: int | None
+
+
+def check_ids(op: str, ids, n: int, ignore_index: int | None = None) -> CheckedIds:
+    """Integer ids in [0, n) (or equal to ignore_index): the one range check of a training step.
+
+    functional.cross_entropy and functional.embedding call it once per step and hand the result
+    to their kernels, forward and backward; a kernel called with a plain array checks that array
+    itself (check_targets, check_embedding_ids), so no id ever reaches a compiled loop unchecked.
+    """
+    ids = np.asarray(ids)
+    name = "ids" if ignore_index is None else "target"
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {name} must be integers, got dtype {ids.dtype}")
+    flat = ids.astype(np.int64).reshape(-1)  # a copy: nobody else can change it after the check
+    bad = (flat < 0) | (flat >= n)
+    if ignore_index is not None:
+        bad &= flat != ignore_index
     if bad.any():
-        n = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{op}: target[{n}] = {target[n]} is not a class id in [0, "
-                         f"{logits.shape[1]}) nor ignore_index = {ignore_index}")
+        if ignore_index is None:
+            raise OutOfRange(f"{op}: ids must lie in [0, {n}), got min {flat.min()}, "
+                             f"max {flat.max()}")
+        i = int(np.flatnonzero(bad)[0])
+        raise OutOfRange(f"{op}: target[{i}] = {flat[i]} is not a class id in [0, {n}) nor "
+                         f"ignore_index = {ignore_index}: out of range for {n} classes")
+    flat.setflags(write=False)
+    return CheckedIds(flat, n, ignore_index)
+
+
+def checked_ids(op: str, ids, n: int, ignore_index: int | None = None) -> np.ndarray:
+    """The array of `ids`, range-checked: CheckedIds made for this table pass as they are (they
+    were checked once already), anything else goes through check_ids."""
+    if not isinstance(ids, CheckedIds):
+        return check_ids(op, ids, n, ignore_index).ids
+    if ids.n != n or ids.ignore_index != ignore_index:
+        raise ValueError(f"{op}: ids were checked for {ids.n} entries (ignore_index "
+                         f"{ids.ignore_index}), not {n} (ignore_index {ignore_index})")
+    return ids.ids
+
+
+def check_targets(op, logits, target, ignore_index, label_smoothing) -> np.ndarray:
+    """Targets [N] (an integer array, or CheckedIds) for logits [N, V]: class ids in [0, V) or
+    ignore_index; 0 <= label_smoothing <= 1.  -> the targets' int array"""
+    ids = target.ids if isinstance(target, CheckedIds) else target
+    check(op, "logits[N,V] target[N]", logits=logits, target=ids)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"{op}: label_smoothing = {label_smoothing} is not in [0, 1]")
+    return checked_ids(op, target, logits.shape[1], ignore_index)

@@ -187,11 +187,17 @@ def gelu_backward(g, x):
 
 
 def relu(x):
-    return _elementwise(_p._relu, x).reshape(x.shape)
+    x = _c(x)
+    y = np.empty_like(x)
+    _run(_p._relu, x.reshape(-1), y.reshape(-1))
+    return y
 
 
 def relu_backward(g, y):
-    return _elementwise(_p._relu_backward, g, y).reshape(y.shape)
+    g, y = _c(g), _c(y)
+    dx = np.empty_like(g)
+    _run(_p._relu_backward, g.reshape(-1), y.reshape(-1), dx.reshape(-1))
+    return dx
 
 
 def embedding_backward(ids, g, num_embeddings):
@@ -208,6 +214,9 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, step):
     _run(_p._adam_update, *flat, t(beta1), t(beta2), t(lr_t), t(rsqrt_c2), t(eps))
 
 
+dropout_key = reference.dropout_key  # one draw of the generator: the same on both backends
+
+
 def dropout_mask(shape, p, rng, dtype=np.float32):
     mask = np.empty(shape, dtype)
     if p >= 1:
@@ -215,7 +224,7 @@ def dropout_mask(shape, p, rng, dtype=np.float32):
         return mask
     key, threshold = np.uint64(reference.dropout_key(rng)), np.uint64(round(p * 65536))
     with np.errstate(over="ignore"):  # the hash multiplies mod 2^64 (NumPy warns if not compiled)
-        _run(_p._dropout_mask, key, threshold, mask.dtype.type(1 / (1 - p)), mask.reshape(-1))
+        _run(_k._dropout_mask, key, threshold, mask.dtype.type(1 / (1 - p)), mask.reshape(-1))
     return mask
 
 

@@ -22,6 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .reference import GOLDEN, MIX1, MIX2, SHIFT1, SHIFT2, SHIFT3
+
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
@@ -317,3 +319,123 @@ def _attention_grad(dp, p, drop, has_drop, scale, pd):
                     s += dpi[j] * pi[j]
                 for j in range(T_k):
                     dpi[j] = scale * pi[j] * (dpi[j] - s)
+
+
+# Dropout's mask: splitmix64 of a counter (reference.uniform16), here so that the tiled attention
+# below regenerates the entries of its tiles with the same hash (see the docstring on the cache).
+_U1, _LOW16 = np.uint64(1), np.uint64(0xFFFF)  # uint64 constants keep the hash in uint64
+
+
+@_jit()
+def _splitmix64(key, i):
+    """z_i = splitmix64(key + (i + 1) GOLDEN), as in reference.uniform16.  uint64"""
+    z = key + (i + _U1) * GOLDEN
+    z = (z ^ (z >> SHIFT1)) * MIX1
+    z = (z ^ (z >> SHIFT2)) * MIX2
+    return z ^ (z >> SHIFT3)
+
+
+@_jit()
+def _dropout_mask(key, threshold, scale, mask):
+    """mask[j] = scale if u_j >= threshold else 0, u_j = quarter j % 4 of z_{j // 4}.  1-D
+
+    Four entries per hash; the loop over the last n % 4 entries hashes once for each."""
+    zero = np.zeros(1, mask.dtype)[0]
+    n = mask.shape[0]
+    for i in range(n // 4):
+        z = _splitmix64(key, np.uint64(i))
+        for r in range(4):
+            mask[4 * i + r] = scale if (z >> np.uint64(16 * r)) & _LOW16 >= threshold else zero
+    for j in range(n - n % 4, n):
+        z = _splitmix64(key, np.uint64(j // 4))
+        mask[j] = scale if (z >> np.uint64(16 * (j % 4))) & _LOW16 >= threshold else zero
+
+
+@_jit()
+def _drop_row(row, e0, key, threshold, keep, out):
+    """out[j] = row[j] * (keep if u_{e0 + j} >= threshold else 0): one row of a tile, dropped with
+    the entries e0, e0 + 1, ... of dropout_mask's hash (one hash per 4 entries).  1-D"""
+    zero = np.zeros(1, row.dtype)[0]
+    z = _splitmix64(key, e0 >> np.uint64(2))
+    for j in range(row.shape[0]):
+        e = e0 + np.uint64(j)
+        r = e & np.uint64(3)
+        if r == np.uint64(0) and j > 0:
+            z = _splitmix64(key, e >> np.uint64(2))
+        out[j] = row[j] * (keep if (z >> (np.uint64(16) * r)) & _LOW16 >= threshold else zero)
+
+
+# Tiled attention (reference_tiled.py has the formulas and the online-softmax recurrence): BLAS
+# computes each tile's products (fast_tiled.py); these kernels do what lies between them, in place
+# on the tile, one row at a time. Rows are (b, h, i) of a [B, H, bq, bk] tile; the mask is
+# [B|1, H|1, T_q|1, T_k] and is read at the tile's offsets i0, j0.
+
+
+@_jit()
+def _scale_row(row, allowed, has_mask, scale, offset):
+    """row = scale * row - offset where allowed (all of it without a mask), -inf elsewhere.  1-D"""
+    if has_mask:
+        for j in range(row.shape[0]):
+            row[j] = scale * row[j] - offset if allowed[j] else _NINF
+    else:
+        for j in range(row.shape[0]):
+            row[j] = scale * row[j] - offset
+
+
+@_jit()
+def _tiled_forward_tile(s, mask, has_mask, i0, j0, scale, drop, has_drop, m, l, acc):
+    """S -> exp(scale S - m_new) * drop (masked: 0), in place; m, l [B, H, bq] updated and the
+    accumulator acc [B, H, bq, D_v] rescaled by exp(m_old - m_new).  s [B, H, bq, bk]
+
+    drop = (key, threshold, keep, H, T_q, T_k): entry (b, h, i, j) of the full mask is
+    e = ((b H + h) T_q + i0 + i) T_k + j0 + j."""
+    B, H, bq, bk = s.shape
+    key, threshold, keep, H_all, T_q, T_k = drop
+    for b in range(B):
+        for h in range(H):
+            mbh = mask[min(b, mask.shape[0] - 1), min(h, mask.shape[1] - 1)]
+            for i in range(bq):
+                row = s[b, h, i]
+                _scale_row(row, mbh[min(i0 + i, mbh.shape[0] - 1)][j0:j0 + bk], has_mask, scale,
+                           _ZERO)
+                m_old = m[b, h, i]
+                m_new = max(m_old, _max(row))
+                shift = _ZERO if m_new == _NINF else m_new  # nothing allowed yet: exp(-inf) = 0
+                for j in range(bk):
+                    row[j] -= shift
+                _exp_inplace(row)
+                total = _ZERO
+                for j in range(bk):
+                    total += row[j]
+                alpha = math.exp(m_old - shift)  # rescales what was summed under the old max
+                m[b, h, i] = m_new
+                l[b, h, i] = alpha * l[b, h, i] + total
+                ai = acc[b, h, i]
+                for d in range(ai.shape[0]):
+                    ai[d] *= alpha
+                if has_drop:
+                    e0 = np.uint64(((b * H_all + h) * T_q + i0 + i) * T_k + j0)
+                    _drop_row(row, e0, key, threshold, keep, row)
+
+
+@_jit()
+def _tiled_backward_tile(s, dp, mask, has_mask, i0, j0, scale, lse, delta, drop, has_drop, pd):
+    """S -> P = exp(scale S - lse) (masked: 0), pd = P * drop, and dP -> dS = scale P (dP drop - Δ),
+    all in place on the tile.  s, dp, pd [B, H, bq, bk]; lse, delta [B, H, T_q] (full)"""
+    B, H, bq, bk = s.shape
+    key, threshold, keep, H_all, T_q, T_k = drop
+    for b in range(B):
+        for h in range(H):
+            mbh = mask[min(b, mask.shape[0] - 1), min(h, mask.shape[1] - 1)]
+            for i in range(bq):
+                row, dpr, pdr = s[b, h, i], dp[b, h, i], pd[b, h, i]
+                li, di = lse[b, h, i0 + i], delta[b, h, i0 + i]
+                _scale_row(row, mbh[min(i0 + i, mbh.shape[0] - 1)][j0:j0 + bk], has_mask, scale,
+                           li)
+                _exp_inplace(row)
+                if has_drop:
+                    e0 = np.uint64(((b * H_all + h) * T_q + i0 + i) * T_k + j0)
+                    _drop_row(row, e0, key, threshold, keep, pdr)
+                    _drop_row(dpr, e0, key, threshold, keep, dpr)
+                for j in range(bk):
+                    dpr[j] = scale * row[j] * (dpr[j] - di)

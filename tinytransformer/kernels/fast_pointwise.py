@@ -1,7 +1,8 @@
 """Numba kernels that pass over their arrays once, element by element or row by row: layer norm,
-relu, dropout's mask, the embedding's scatter-add and Adam's update (formulas in reference.py). They
-call no helper of fast_kernels.py (the mask's hash is here), so they can live apart from it (see
-its docstring on the disk cache); the same compile flags apply.
+relu, the embedding's scatter-add and Adam's update (formulas in reference.py). They call no
+helper of fast_kernels.py, so they can live apart from it (see its docstring on the disk cache);
+the same compile flags apply. Dropout's mask is in fast_kernels.py, beside the tiled attention
+that regenerates it with the same hash.
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from .fast_kernels import _ONE, _ZERO, _jit
-from .reference import GOLDEN, MIX1, MIX2, SHIFT1, SHIFT2, SHIFT3
-
-_U1, _LOW16 = np.uint64(1), np.uint64(0xFFFF)  # uint64 constants keep the hash in uint64
 
 
 @_jit()
@@ -101,29 +99,3 @@ def _adam_update(p, g, m, v, beta1, beta2, lr_t, rsqrt_c2, eps):
         vj = beta2 * v[j] + (one - beta2) * gj * gj
         m[j], v[j] = mj, vj
         p[j] -= lr_t * mj / (np.sqrt(vj) * rsqrt_c2 + eps)
-
-
-@_jit()
-def _splitmix64(key, i):
-    """z_i = splitmix64(key + (i + 1) GOLDEN), as in reference.uniform16.  uint64"""
-    z = key + (i + _U1) * GOLDEN
-    z = (z ^ (z >> SHIFT1)) * MIX1
-    z = (z ^ (z >> SHIFT2)) * MIX2
-    return z ^ (z >> SHIFT3)
-
-
-@_jit()
-def _dropout_mask(key, threshold, scale, mask):
-    """mask[j] = scale if u_j >= threshold else 0, u_j = quarter j % 4 of z_{j // 4}.  1-D
-
-    Four entries per hash; the loop over the last n % 4 entries hashes once for each."""
-    zero = np.zeros(1, mask.dtype)[0]
-    n = mask.shape[0]
-    for i in range(n // 4):
-        z = _splitmix64(key, np.uint64(i))
-        for r in range(4):
-            mask[4 * i + r] = scale if (z >> np.uint64(16 * r)) & _LOW16 >= threshold else zero
-    for j in range(n - n % 4, n):
-        z = _splitmix64(key, np.uint64(j // 4))
-        mask[j] = scale if (z >> np.uint64(16 * (j % 4))) & _LOW16 >= threshold else zero
-

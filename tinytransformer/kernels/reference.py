@@ -181,14 +181,9 @@ GOLDEN, MIX1, MIX2 = (np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E
 SHIFT1, SHIFT2, SHIFT3 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
-def uniform16(n: int, key: int) -> np.ndarray:
-    """n integers uniform in [0, 65536): the four 16-bit quarters of splitmix64(key, i), i = 0, 1..
-
-    A counter-based generator, as Philox is for JAX and CUDA: entry j depends on nothing but key
-    and j, so a compiled loop makes the same bits without a generator's state, four at a time
-    (about 3x faster than drawing them with the Generator here).  -> uint16 [n]
-    """
-    z = np.arange(1, -(-n // 4) + 1, dtype=np.uint64)
+def splitmix64(i: np.ndarray, key: int) -> np.ndarray:
+    """z_i = splitmix64 of counter i under `key`: mix(key + (i + 1) GOLDEN).  uint64 [...]"""
+    z = i + np.uint64(1)
     z *= GOLDEN
     z += np.uint64(key)
     z ^= z >> SHIFT1
@@ -196,7 +191,25 @@ def uniform16(n: int, key: int) -> np.ndarray:
     z ^= z >> SHIFT2
     z *= MIX2
     z ^= z >> SHIFT3
+    return z
+
+
+def uniform16(n: int, key: int) -> np.ndarray:
+    """n integers uniform in [0, 65536): the four 16-bit quarters of splitmix64(key, i), i = 0, 1..
+
+    A counter-based generator, as Philox is for JAX and CUDA: entry j depends on nothing but key
+    and j, so a compiled loop makes the same bits without a generator's state, four at a time
+    (about 3x faster than drawing them with the Generator here).  -> uint16 [n]
+    """
+    z = splitmix64(np.arange(-(-n // 4), dtype=np.uint64), key)
     return z.astype("<u8", copy=False).view("<u2")[:n]  # quarter r of z_i is entry 4 i + r
+
+
+def uniform16_at(e: np.ndarray, key: int) -> np.ndarray:
+    """Entries `e` (uint64 flat indices, any shape) of uniform16(n, key): quarter e % 4 of
+    splitmix64(key, e // 4). A tile of a mask, made without the rest of it.  -> int64 [e.shape]"""
+    z = splitmix64(e >> np.uint64(2), key)
+    return ((z >> ((e & np.uint64(3)) * np.uint64(16))) & np.uint64(0xFFFF)).astype(np.int64)
 
 
 def dropout(x: np.ndarray, p: float, rng: np.random.Generator):
