@@ -1,6 +1,7 @@
 """SmolLM2-135M-Instruct, the real model: our float32 `Llama.from_gguf` against transformers
 loading the same GGUF file (its own reader and de-quantiser, `gguf` from PyPI). Logits on
-three token sequences and greedy continuations. Skipped when the file is absent
+three token sequences and greedy continuations; the same for the inference model FastLlama with
+the file's 4-bit blocks (what `tinytransformer chat` runs). Skipped when the file is absent
 (`tinytransformer fetch smollm2`); about a minute, most of it transformers' loading."""
 
 import os
@@ -76,3 +77,31 @@ def test_greedy_continuations_match_transformers(models, name):
                               eos_token_id=None)[0, prompt.shape[1]:].tolist()
     print(f"\n{name}: {mine}")
     assert mine == ref
+
+
+@pytest.fixture(scope="module")
+def fast_q4():
+    from tinytransformer.models.llama_fast import FastLlama
+
+    return FastLlama.from_gguf(gguf_path(), "q4")
+
+
+@pytest.mark.parametrize("name", ["chat", "fox"])
+def test_4bit_inference_model_matches_transformers(models, fast_q4, name):
+    """Logits over the prompt, and 16 greedy tokens decoded one at a time with the KV cache
+    (the 4-bit kernels then multiply one row at a time)."""
+    from tinytransformer.nn import KVCache
+
+    _, theirs = models
+    ids = np.array([SEQUENCES[name]])
+    with torch.no_grad():
+        ref = theirs(torch.from_numpy(ids)).logits.numpy()
+        greedy = theirs.generate(torch.from_numpy(ids), max_new_tokens=16, do_sample=False,
+                                 eos_token_id=None)[0, ids.shape[1]:].tolist()
+    assert np.abs(fast_q4(ids) - ref).max() / (ref.max() - ref.min()) <= TOL
+    cache, mine = KVCache(), []
+    logits = fast_q4(ids, cache, last_only=True)
+    for _ in range(16):
+        mine.append(int(logits[0, -1].argmax()))
+        logits = fast_q4(np.array([mine[-1:]]), cache, last_only=True)
+    assert mine == greedy
