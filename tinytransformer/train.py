@@ -13,13 +13,15 @@ checkpoint here also holds the two vocabularies and the two sides (languages and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from . import functional as F
-from .data import Vocab, make_batches
+from .data import DataError, Vocab, make_batches
 from .data.corpus import Corpus, load_corpus
 from .data.documents import held_out_size
+from .data.hsk import hsk_file, hsk_level
 from .data.languages import Side, language, tokenizer_kind
 from .loop import NonFiniteError, TrainingRun
 from .models import Transformer, TransformerConfig
@@ -53,8 +55,9 @@ __all__ = ["TrainConfig", "Trainer", "Corpus", "load_corpus", "held_out_size", "
 class TrainConfig:
     """A training run's settings; the command line's flags are built from these fields."""
 
-    data: str | None = option(None, "tab-separated sentence pairs (Tatoeba/Anki format); "
-                                    "default: the built-in toy corpus")
+    data: str | None = option(None, "tab-separated sentence pairs (Tatoeba/Anki format), or "
+                                    "hsk (the hsk-sentences-audio package: pip install -e "
+                                    "'.[hsk]'); default: the built-in toy corpus")
     src_lang: str = option("en", "source language, an ISO code (en, zh, fr, de, ...)", language)
     tgt_lang: str = option("zh", "target language (--reverse swaps the two)", language)
     src_tokenizer: str | None = option(None, "words, chars or bpe (default: chars for zh "
@@ -71,6 +74,9 @@ class TrainConfig:
                                           "the pairs, at most 1000, at least 1)", positive_int)
     test_size: int | None = option(None, "--data: test pairs (default as --valid-size)",
                                    positive_int)
+    curriculum: int | None = option(None, "--data hsk: train on HSK levels <= this first (for "
+                                          "--curriculum-steps), then on all", hsk_level)
+    curriculum_steps: int = option(500, "steps of the curriculum's first part", positive_int)
     steps: int = option(1500, "training steps", positive_int)
     minutes: float | None = option(None, "stop after this much wall time", positive_float)
     batch_size: int = option(64, "sentences per step", positive_int)
@@ -127,6 +133,10 @@ class Trainer(TrainingRun):
         self.valid_ids = self.corpus.token_ids("valid")
         self.valid_batches = make_batches(*self.valid_ids, batch_size=100)
 
+    def data_path(self, data: str) -> Path:
+        """--data hsk stands for the package's sentences.json, fingerprinted like any file."""
+        return hsk_file() if data == "hsk" else Path(data)
+
     def make_corpus(self, ckpt) -> Corpus:
         """The data and its vocabularies (a resumed run's own); a subclass may cut the
         sentences another way (chapter 15 gives the source side a subword vocabulary)."""
@@ -147,13 +157,32 @@ class Trainer(TrainingRun):
                 "sides": [side.to_json() for side in self.corpus.sides]}
 
     def batches_from(self, step: int):
-        """The batches from global step `step` on: epoch e is shuffled by (seed, e)."""
+        """The batches from global step `step` on: epoch e is shuffled by (seed, e). With a
+        curriculum, the first `curriculum_steps` come from the easy levels' pairs only."""
+        cut = self.cfg.curriculum_steps if self.cfg.curriculum else 0
+        if step < cut:
+            for batch in self._epochs(self.easy_ids(), step):
+                yield batch
+                step += 1
+                if step >= cut:
+                    break
+        yield from self._epochs(self.train_ids, step)
+
+    def _epochs(self, ids, step: int):
         while True:
-            per_epoch = len(make_batches(*self.train_ids, batch_size=self.cfg.batch_size))
+            per_epoch = len(make_batches(*ids, batch_size=self.cfg.batch_size))
             epoch, skip = divmod(step, per_epoch)
             rng = np.random.default_rng([self.cfg.seed, epoch])
-            yield from make_batches(*self.train_ids, batch_size=self.cfg.batch_size, rng=rng)[skip:]
+            yield from make_batches(*ids, batch_size=self.cfg.batch_size, rng=rng)[skip:]
             step = (epoch + 1) * per_epoch
+
+    def easy_ids(self):
+        """(source ids, target ids) of the training pairs of HSK level <= `curriculum`."""
+        records = self.corpus.records and self.corpus.records["train"]
+        if not records:
+            raise DataError("--curriculum orders the pairs by HSK level: it needs --data hsk")
+        keep = [i for i, r in enumerate(records) if r["level"] <= self.cfg.curriculum]
+        return tuple([ids[i] for i in keep] for ids in self.train_ids)
 
     def loss(self, batch):
         logits = self.model(batch.src, batch.tgt_in)  # [B, T, V]

@@ -132,6 +132,7 @@ def run_evaluate(args) -> int:
 
     model, vocabs, meta = _load_translator(args.checkpoint)
     cfg = TrainConfig(**meta["train_config"])
+    records = None
     if args.file:  # its source column: the run's, or the one that reads as the source language
         pairs = load_tsv(args.file)
         langs = [side.lang for side in vocabs.sides]
@@ -141,7 +142,8 @@ def run_evaluate(args) -> int:
     else:
         if (warning := data_changed(meta.get("data_file"))) is not None:
             print(f"warning: {warning}", file=sys.stderr)
-        pairs = load_corpus(cfg, vocabs, vocabs.sides).splits[args.split]
+        corpus = load_corpus(cfg, vocabs, vocabs.sides)
+        pairs, records = corpus.splits[args.split], (corpus.records or {}).get(args.split)
     pairs = pairs[: args.limit]
     hyps = translate(model, vocabs, [src for src, _ in pairs], args.beam)
     refs = [tgt for _, tgt in pairs]
@@ -150,7 +152,21 @@ def run_evaluate(args) -> int:
     print(f"{len(pairs)} sentences ({args.file or args.split}), {how}: "
           f"BLEU {bleu(hyps, refs, lang):.2f}  chrF {chrf(hyps, refs):.2f}  "
           f"({vocabs.sides[0].lang} -> {lang}, sacrebleu tokenize={bleu_tokenize(lang)})")
+    if records:
+        print_by_level(hyps, refs, records[: args.limit], lang)
     return 0
+
+
+def print_by_level(hyps, refs, records, lang) -> None:
+    """BLEU and chrF of each HSK level's sentences."""
+    from ..data.hsk import by_level
+    from ..translate import bleu, chrf
+
+    pairs = by_level(records, list(zip(hyps, refs)))
+    for level, rows in pairs.items():
+        h, r = [list(x) for x in zip(*rows)]
+        print(f"  HSK {level}: {len(rows):>3} sentences, BLEU {bleu(h, r, lang):6.2f}  "
+              f"chrF {chrf(h, r):6.2f}")
 
 
 def attention_kinds(text: str) -> list[str]:

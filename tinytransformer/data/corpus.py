@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .documents import held_out_size
+from .hsk import is_hsk
 from .languages import DEFAULT_SIDES, Side, columns_swapped, default_tokenizer
 from .toy_splits import toy_splits
 from .tsv import DataError, load_tsv, split_pairs
@@ -72,11 +73,11 @@ def load_corpus(cfg, vocabs: tuple[Vocab, Vocab] | None = None,
 
 def _file_order_splits(cfg) -> tuple[dict, dict | None]:
     """({split: [(column 1, column 2), ...]}, per-pair records or None), before any turning."""
-    if cfg.data is None or cfg.data == "hsk":
+    if cfg.data is None or is_hsk(cfg.data):
         _check_english_chinese(cfg)
     if cfg.data is None:
         return toy_splits(seed=cfg.seed), None
-    if cfg.data == "hsk":
+    if is_hsk(cfg.data):
         from .hsk import hsk_corpus_splits
 
         return hsk_corpus_splits(cfg)
