@@ -190,3 +190,19 @@ ERRORS = [
 def test_errors_name_the_op(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_bench_attention_section(backend, capsys):
+    """`tinytransformer bench attention` at small lengths: every variant runs, the table prints,
+    and the variants whose kept scores would pass the limit are left out and named."""
+    from tinytransformer.bench import attention
+
+    result = attention.measure(lengths=(32, 64), repeats=1)
+    assert {(r["T"], r["variant"]) for r in result["rows"]} == {
+        (T, v) for T in (32, 64) for v in ("composed", "fused", "tiled")}
+    assert all(r["ms"] > 0 and r["peak_mib"] > 0 for r in result["rows"])
+    assert set(result["ratios"]) == {32, 64}
+    assert "tiled/fused" in capsys.readouterr().out
+    assert attention.runs(8192) == ["fused", "tiled"] and attention.runs(4096) == ["fused", "tiled"]
+    assert "composed at T = 8192 (6.0 GiB" in attention.format_table(
+        {"rows": [dict(T=8192, variant="tiled", ms=1.0, peak_mib=1.0)], "ratios": {}})

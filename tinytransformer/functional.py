@@ -233,12 +233,13 @@ def _attention_mask(mask, shape: tuple) -> np.ndarray | None:
                          f"scores' shape {shape} [B, H, T_q, T_k]") from e
 
 
-# Above this many keys, attention runs tiled (kernels.attention_tiled_*): measured on the 2-core
-# machine by `tinytransformer bench attention` (B = 1, H = 4, D = 32, float32, forward + backward):
-# tiled / fused time TILED_NOTE; and from there on the fused kernel's [B, H, T, T] weights are the
-# largest array of a step.
-TILED_MIN_T = 1024
-TILED_NOTE = None
+# From this many keys on, attention runs tiled (kernels.attention_tiled_*). Measured by
+# `tinytransformer bench attention`'s code (B = 1, H = 4, D = 32, float32, forward + backward, one
+# BLAS thread for both kernels, interleaved): tiled / fused time 1.07-1.18 at T = 2048, 0.34-0.40
+# at T = 4096, where the fused kernel's [B, H, T, T] arrays (256 MiB each) no longer fit in cache.
+# (With OpenBLAS's two threads on the loaded 2-core machine the fused kernel stalls and the tiled
+# one wins from T = 256 on; that says more about the load than about the algorithms.)
+TILED_MIN_T = 4096
 
 
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None,

@@ -10,6 +10,7 @@ section is a module with a `measure()` that prints its table and returns its num
     kernels   kernels.py   each NumPy kernel against its Numba twin; the compiled matmul vs BLAS
     step      step.py      the reference training step (and its configuration, FLOPs, products)
     decode    decode.py    greedy decoding with and without the KV cache
+    attention attention.py composed, fused and tiled attention against T (to 8192): time, memory
     compile   startup.py   a new process to the end of one training step, cold and warm cache
     llm       llm.py       SmolLM2: decode, prefill, memory, start-up (ours and transformers);
                            only when asked for by name (it needs the fetched weights)
