@@ -204,5 +204,5 @@ def test_bench_attention_section(backend, capsys):
     assert set(result["ratios"]) == {32, 64}
     assert "tiled/fused" in capsys.readouterr().out
     assert attention.runs(8192) == ["fused", "tiled"] and attention.runs(4096) == ["fused", "tiled"]
-    assert "composed at T = 8192 (6.0 GiB" in attention.format_table(
+    assert "composed at T = 8192 (5.0 GiB" in attention.format_table(
         {"rows": [dict(T=8192, variant="tiled", ms=1.0, peak_mib=1.0)], "ratios": {}})

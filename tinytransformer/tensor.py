@@ -2,7 +2,9 @@
 
 Every differentiable op builds its output with `Tensor.from_op(out, parents, backward, op)`,
 where `backward(g)` maps the upstream gradient `g` (in the output's shape) to one
-gradient per parent (in the *output's* broadcast shape, or None). The engine undoes
+gradient per parent (in the *output's* broadcast shape, or None). `backward` may also be a
+tuple `(f, *saved)`, called as `f(g, *saved)`: a small op then allocates no closure (ops.py;
+the ops whose FLOPs flops.py counts keep a function, which its counter wraps). The engine undoes
 broadcasting for every op in one place, `unbroadcast`. One op, indexing, returns a
 `Scatter` instead: its gradient is zero outside the slice it read, so the engine adds the
 slice into one buffer per tensor rather than each slice bringing a full array of zeros.

@@ -5,14 +5,14 @@
 B = 1, H = 4, D = 32, float32, no mask, T = 256 ... 8192, through the graph (forward, then
 backward from a random upstream gradient). Three implementations of the same formula:
 
-    composed   primitive ops (matmul, scale, max, exp, sum, div): six [B, H, T, T] nodes
+    composed   primitive ops (matmul, scale, max, exp, sum, div): five [B, H, T, T] nodes
     fused      F.scaled_dot_product_attention(tiled=False): one node that keeps P [B, H, T, T]
     tiled      F.scaled_dot_product_attention(tiled=True): online softmax, keeps out and lse
 
 Memory is the peak that tracemalloc sees during one forward + backward (NumPy reports its arrays
 to it), and what is still allocated after the forward (kept for backward). A variant runs at a
 length only while the [B, H, T, T] arrays it keeps fit in MEMORY_LIMIT: composed stops after
-T = 2048 (six arrays: 1.5 GiB at 4096, 6 GiB at 8192), fused runs to 8192 (1 GiB of P).
+T = 2048 (five arrays: 1.25 GiB at 4096, 5 GiB at 8192), fused runs to 8192 (1 GiB of P).
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ from .timing import interleaved
 
 B, H, D = 1, 4, 32
 LENGTHS = (256, 512, 1024, 2048, 4096, 8192)
-SQUARES_KEPT = {"composed": 6, "fused": 1, "tiled": 0}  # [B, H, T, T] arrays kept for backward
+# [B, H, T, T] arrays each keeps for backward, without a mask (a mask adds one to composed's)
+SQUARES_KEPT = {"composed": 5, "fused": 1, "tiled": 0}
 MEMORY_LIMIT = 2**30  # bytes of kept [B, H, T, T] float32 arrays a variant may need to run
 
 
 def attention_composed(q, k, v, mask=None):
-    """softmax(Q K^T / sqrt(D), masked) V from primitive ops.  [B, H, T, D] x3 -> [B, H, T, D]"""
+    """softmax(Q K^T / sqrt(D), masked) V from primitive ops.  [B, H, T, D] x3 -> [B, H, T, D]
+
+    Chapter 10 measures it; chapters 2 and 7 build it step by step."""
     from .. import functional as F
 
     s = q @ k.swapaxes(-1, -2) * (1.0 / math.sqrt(q.shape[-1]))  # [B, H, T, T], two nodes

@@ -216,7 +216,8 @@ def attention_tiled_backward(g, q, k, v, out, lse, mask=None, scale=1.0, drop=No
                              block_q=256, block_k=1024):
     """dq, dk, dv of attention_tiled_forward, from its out and lse (the weights are recomputed
     tile by tile).  g [B, H, T_q, D_v] -> q's, k's, v's shapes"""
-    _check_tiled("attention_tiled_backward", q, k, v, mask, drop, (block_q, block_k),
+    # drop's p was checked by the forward, once a step; it indexes nothing (blocks do: checked)
+    _check_tiled("attention_tiled_backward", q, k, v, mask, None, (block_q, block_k),
                  g=g, out=out, lse=lse)
     with blas.one_thread():
         return _tiled().attention_tiled_backward(g, q, k, v, out, lse, mask, float(scale), drop,
