@@ -130,3 +130,19 @@ def attention_maps(model, vocabs, sentence: str):
     return translation, {"encoder_self": (stacked["encoder_self"], src_tokens, src_tokens),
                          "decoder_self": (stacked["decoder_self"], read, wrote),
                          "cross": (stacked["cross"], src_tokens, wrote)}
+
+
+def forced_cross_attention(model, vocabs, pairs: list[tuple[str, str]]) -> list[np.ndarray]:
+    """Cross-attention while the decoder reads the reference (teacher forcing), one
+    [L, H, T + 1, S] per pair: row t is the step that writes reference token t, the last row
+    writes <eos>. This is what alignments are scored on (the model's own output may differ)."""
+    src_vocab, tgt_vocab = vocabs
+    src_side, tgt_side = sides_of(vocabs)
+    out = []
+    with inference(model):
+        for src_text, tgt_text in pairs:
+            src = encode_sources(src_vocab, [src_text], model.config.max_len, src_side)
+            tgt_in = np.array([[BOS_ID, *tgt_vocab.encode(tgt_side.tokenize(tgt_text))]])
+            _, maps = model(src, tgt_in, need_weights=True)
+            out.append(np.stack([w[0] for w in maps["cross"]]))  # L x [H, T + 1, S]
+    return out

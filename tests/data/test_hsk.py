@@ -83,3 +83,8 @@ def test_evaluate_scores_each_level(tmp_path, capsys):
     assert "424 sentences (test)" in out
     assert [line.split(":")[0].strip() for line in out.splitlines()[1:]] == \
         [f"HSK {k}" for k in range(1, 7)]
+    assert cli.main(["evaluate", "--checkpoint", str(run / "best"), "--limit", "30",
+                     "--alignments"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    heads = [line for line in out if line.strip().startswith("layer")]
+    assert len(heads) == 2 and out[-1].startswith("best head: layer 0 head ")  # 1 layer x 2

@@ -121,6 +121,9 @@ def add_evaluate(p) -> None:
     p.add_argument("--file", help="a .tsv of pairs to score instead of the run's split")
     p.add_argument("--beam", type=checked(positive_int), default=1, help="beam size (1: greedy)")
     p.add_argument("--limit", type=checked(positive_int), help="score only the first N pairs")
+    p.add_argument("--alignments", action="store_true",
+                   help="also score each cross-attention head against the dictionary word "
+                        "alignments of HSK pairs (a run trained with --data hsk)")
 
 
 def run_evaluate(args) -> int:
@@ -154,7 +157,31 @@ def run_evaluate(args) -> int:
           f"({vocabs.sides[0].lang} -> {lang}, sacrebleu tokenize={bleu_tokenize(lang)})")
     if records:
         print_by_level(hyps, refs, records[: args.limit], lang)
+    if args.alignments:
+        if not records:
+            raise CommandError("--alignments scores heads against the word glosses of HSK "
+                               "pairs: evaluate a run trained with --data hsk")
+        print_alignments(model, vocabs, pairs, records[: args.limit])
     return 0
+
+
+def print_alignments(model, vocabs, pairs, records) -> None:
+    """Each cross-attention head's AER and attention share on the silver links."""
+    import numpy as np
+
+    from ..data.alignments import head_scores, hsk_links
+    from ..translate import forced_cross_attention
+
+    scores = head_scores(forced_cross_attention(model, vocabs, pairs),
+                         hsk_links(records, vocabs.sides))
+    print(f"cross-attention against dictionary alignments (silver: CC-CEDICT glosses; "
+          f"{scores['rows']} linked target tokens, {scores['links']} links; even share "
+          f"{scores['even']:.3f}):")
+    for (layer, head), aer in np.ndenumerate(scores["aer"]):
+        print(f"  layer {layer} head {head}: AER {aer:.3f}  share "
+              f"{scores['share'][layer, head]:.3f}")
+    layer, head = np.unravel_index(np.argmin(scores["aer"]), scores["aer"].shape)
+    print(f"best head: layer {layer} head {head}, AER {scores['aer'][layer, head]:.3f}")
 
 
 def print_by_level(hyps, refs, records, lang) -> None:
