@@ -24,11 +24,9 @@ from .data.documents import held_out_size
 from .data.hsk import hsk_file, hsk_level
 from .data.languages import Side, language, tokenizer_kind
 from .loop import NonFiniteError, TrainingRun
-from .models import Transformer, TransformerConfig
-from .models.config import known_fields
 from .nn import inference
 from .optim import AdamW, noam_lr
-from .translate import bleu, translate
+from .translate import architecture, bleu, build_translator, translate, translator_config
 from .values import (
     check_fields,
     nonnegative_float,
@@ -89,13 +87,16 @@ class TrainConfig:
     eval_sentences: int = option(500, "validation sentences decoded for BLEU", positive_int)
     min_freq: int = option(1, "vocabulary threshold (occurrences)", positive_int)
     seed: int = option(0, "random seed (data order, weights, dropout)")
-    model: dict = option({}, "TransformerConfig fields (d_model, num_heads, ...) other than "
-                             "the vocabulary sizes, which come from the data")
+    arch: str = option("transformer", "transformer, rnn (a GRU encoder-decoder) or "
+                                      "rnn-attention (with additive attention)", architecture)
+    model: dict = option({}, "the model config's fields (TransformerConfig: d_model, "
+                             "num_heads, ...; RNNConfig: d_model, dropout) other than the "
+                             "vocabulary sizes, which come from the data")
 
     def __post_init__(self):
         check_fields(self)
         # the model fields are checked now, with stand-in vocabulary sizes, not after the data
-        TransformerConfig(src_vocab=1, tgt_vocab=1, **known_fields(TransformerConfig, self.model))
+        translator_config(self.arch, {**self.model, "src_vocab": 1, "tgt_vocab": 1})
 
 
 def evaluate_loss(model, batches, label_smoothing: float) -> float:
@@ -126,7 +127,7 @@ class Trainer(TrainingRun):
         self.corpus = self.make_corpus(ckpt)
         mc = {"seed": cfg.seed, **cfg.model, "src_vocab": len(self.corpus.src_vocab),
               "tgt_vocab": len(self.corpus.tgt_vocab)}
-        self.model = Transformer(TransformerConfig.from_dict(mc))
+        self.model = build_translator(cfg.arch, mc)
         self.opt = AdamW(self.model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9,
                          weight_decay=cfg.weight_decay)
         self.train_ids = self.corpus.token_ids("train")

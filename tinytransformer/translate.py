@@ -11,6 +11,7 @@ a French->English checkpoint reads French and writes English with no further arg
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from .data import BOS_ID, UNK_ID, Vocab, pad
 from .data.languages import DEFAULT_SIDES, EN_WORDS, Side, bleu_tokenize
 from .decode import beam_search, greedy
 from .models import Transformer, TransformerConfig
+from .models.rnn import RNNConfig, RNNTranslator
 from .nn import inference
 
 
@@ -37,10 +39,39 @@ def sides_of(vocabs) -> tuple[Side, Side]:
     return getattr(vocabs, "sides", DEFAULT_SIDES)
 
 
+ARCHITECTURES = ("transformer", "rnn", "rnn-attention")
+
+
+def architecture(value: str) -> str:
+    """A value check: one of ARCHITECTURES."""
+    if value not in ARCHITECTURES:
+        raise ValueError(f"must be one of {', '.join(ARCHITECTURES)}, got {value!r}")
+    return value
+
+
+def translator_config(arch: str, fields: dict):
+    """The config of `arch` from its fields (vocabulary sizes included); a field the
+    architecture does not have is refused by name."""
+    if arch == "transformer":
+        return TransformerConfig.from_dict(fields)
+    other = sorted(set(fields) - {f.name for f in dataclasses.fields(RNNConfig)})
+    if other:
+        raise ValueError(f"--arch {arch} has no {', '.join(other)}: a GRU encoder-decoder's "
+                         f"size is its d_model alone")
+    return RNNConfig.from_dict({**fields, "attention": arch == "rnn-attention"})
+
+
+def build_translator(arch: str, fields: dict):
+    """A Transformer, or an RNN encoder-decoder without or with attention (models/rnn.py)."""
+    config = translator_config(arch, fields)
+    return Transformer(config) if arch == "transformer" else RNNTranslator(config)
+
+
 def load_translator(path: str | Path):
     """(model, Vocabs, meta) from a checkpoint folder such as runs/toy/best."""
     ckpt = load_checkpoint(path)
-    model = Transformer(TransformerConfig.from_dict(ckpt.meta["model_config"]))
+    arch = ckpt.meta.get("train_config", {}).get("arch", "transformer")
+    model = build_translator(arch, ckpt.meta["model_config"])
     model.load_state_dict(ckpt.tensors)
     model.eval()
     sides = [Side.from_json(s) for s in ckpt.meta.get("sides", [])] or DEFAULT_SIDES
@@ -125,11 +156,11 @@ def attention_maps(model, vocabs, sentence: str):
     src_tokens = src_vocab.decode(src[0], strip_specials=False)
     read = tgt_vocab.decode(tgt_in[0], strip_specials=False)
     wrote = [*tgt_vocab.decode(out_ids, strip_specials=False), "<eos>"]
-    stacked = {k: np.stack([w[0] for w in maps[k]]) for k in maps}  # [L, H, T_q, T_k]
+    stacked = {k: np.stack([w[0] for w in maps[k]]) for k in maps if maps[k]}  # [L, H, T_q, T_k]
     translation = tgt_side.detokenize(tgt_vocab.decode(out_ids))
-    return translation, {"encoder_self": (stacked["encoder_self"], src_tokens, src_tokens),
-                         "decoder_self": (stacked["decoder_self"], read, wrote),
-                         "cross": (stacked["cross"], src_tokens, wrote)}
+    labels = {"encoder_self": (src_tokens, src_tokens), "decoder_self": (read, wrote),
+              "cross": (src_tokens, wrote)}  # an RNN has cross-attention at most
+    return translation, {k: (stacked[k], *labels[k]) for k in labels if k in stacked}
 
 
 def forced_cross_attention(model, vocabs, pairs: list[tuple[str, str]]) -> list[np.ndarray]:

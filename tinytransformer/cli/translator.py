@@ -235,7 +235,10 @@ def run_attention(args) -> int:
         return 0
     model, vocabs, _ = _load_translator(args.checkpoint)
     translation, maps = attention_maps(model, vocabs, args.sentence)
-    drawable, left_out = without_missing_glyphs({k: maps[k] for k in args.kinds})
+    if not any(k in maps for k in args.kinds):  # --arch rnn has no attention, rnn-attention cross
+        raise CommandError(f"this model has no {', '.join(args.kinds)} attention; it has: "
+                           f"{', '.join(maps) or 'none'}")
+    drawable, left_out = without_missing_glyphs({k: maps[k] for k in args.kinds if k in maps})
     if not drawable:
         raise CommandError(f"every map asked for has Chinese labels, and {INSTALL_HINT}")
     plot_attention(drawable, args.out)
