@@ -148,3 +148,19 @@ def test_quantize_q4_1_equals_gguf_and_its_error_is_half_a_step():
     assert np.array_equal(ours.m, theirs["m"].astype(np.float32))
     step = np.repeat(ours.d, 32, axis=1)  # [R, K]: each weight's block step d
     assert (np.abs(dequantize(ours) - w) <= step / 2 + 1e-3 * np.abs(w).max()).all()
+
+
+def test_blas_threads_can_be_set_while_running():
+    from tinytransformer.kernels.blas_threads import get_blas_threads, set_blas_threads
+
+    before = get_blas_threads()
+    if before is None:
+        pytest.skip("no OpenBLAS found in this process (another BLAS, or not Linux)")
+    try:
+        assert set_blas_threads(1) == before and get_blas_threads() == 1
+        a = np.random.default_rng(0).standard_normal((64, 64))
+        np.testing.assert_allclose(a @ a.T, np.einsum("ik,jk->ij", a, a), rtol=1e-12)
+    finally:
+        set_blas_threads(before)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        set_blas_threads(0)

@@ -5,11 +5,16 @@ inference paths and for transformers (eager PyTorch) on the same GGUF file.
     numba         FastLlama, weights kept in the file's 4-bit blocks, products by Numba kernels
     transformers  LlamaForCausalLM loaded from the same GGUF (float32), torch eager
 
-Decode: one new token at a context of 48 tokens (the cache cut back to 47 before each call),
-the LM head on that position only. Prefill: a 256-token prompt in one forward, logits for its
-last position only (transformers: logits_to_keep=1). Interleaved (A B C, B C A, ...), medians.
-Memory: peak resident set of a new process that loads one path, reads 256 tokens and decodes
-32. Start-up: a new `tinytransformer generate --max-new-tokens 1` to its first answer byte.
+Decode: 16 greedy tokens after a context of 48 (the cache cut back to 48 before each call),
+the LM head on the last position only; 16 in a row, because a thread pool that keeps spinning
+after one library's call (OpenBLAS's, torch's) slows the next call of another, and a run of
+tokens is what generation is. Prefill: a 256-token prompt in one forward, logits for its last
+position only (transformers: logits_to_keep=1). Interleaved (A B C, B C A, ...), medians.
+Threads: one for BLAS and one for torch unless $TINYTRANSFORMER_THREADS says otherwise (the
+commands' default, kernels/blas_threads.py says why); the Numba kernels are serial.
+Memory: the peak resident set (VmHWM) of a new process that loads one path, reads 256 tokens
+and decodes 32. Start-up: a new `tinytransformer generate --max-new-tokens 1` to its first
+answer byte.
 """
 
 from __future__ import annotations
@@ -23,32 +28,34 @@ import numpy as np
 
 from .timing import interleaved
 
-CONTEXT, PREFILL = 48, 256
+CONTEXT, PREFILL, RUN = 48, 256, 16
 
 _MEMORY = """
-import resource, sys, numpy as np
+import sys, numpy as np
 from tinytransformer.bench.llm import _load
 model, step = _load(sys.argv[1])
 ids = np.random.default_rng(0).integers(0, 49152, (1, 256))
 step(ids, new=True)
 for t in range(32):
     step(ids[:, t:t + 1])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-"""
+print(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])  # kB, this process's
+"""  # (not getrusage's ru_maxrss: Linux carries it over from the parent through fork and exec)
 
 
 def threads() -> int:
-    """The thread count BLAS uses here (and torch is given): OPENBLAS_NUM_THREADS or cores."""
-    return int(os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-               or os.cpu_count())
+    """Threads for BLAS and for torch: the `chat` / `generate` default (1, and our Numba kernels
+    are serial), or $TINYTRANSFORMER_THREADS."""
+    return int(os.environ.get("TINYTRANSFORMER_THREADS", 1))
 
 
 def _load(path_name: str):
     """(model, step): step(ids [1, T], new=False) runs T tokens after the cache (a new cache if
     `new`) and returns the last position's logits."""
+    from ..kernels.blas_threads import set_blas_threads
     from ..nn import KVCache
     from ..pretrained import model_path
 
+    set_blas_threads(threads())
     if path_name == "transformers":
         return _load_transformers(model_path("smollm2"))
     from ..models.llama_fast import FastLlama
@@ -88,26 +95,35 @@ def _load_transformers(path):
     return model, step
 
 
-def speeds(paths, repeats: int = 15) -> dict:
+def speeds(paths, repeats: int = 5) -> dict:
     """Decode tokens/s and prefill seconds per path, interleaved."""
     steps = {name: _load(name)[1] for name in paths}
     ids = np.random.default_rng(0).integers(0, 49152, (1, PREFILL))
     for step in steps.values():
         step(ids[:, :CONTEXT], new=True)
-    token = ids[:, CONTEXT - 1:CONTEXT]
-    decode = interleaved({n: (lambda s=s: s(token, keep=CONTEXT - 1)) for n, s in steps.items()},
-                         repeats, warmup=2)
+    decode = interleaved({n: (lambda s=s: _greedy_run(s, ids)) for n, s in steps.items()},
+                         repeats, warmup=1)
     prefill = interleaved({n: (lambda s=s: s(ids, new=True)) for n, s in steps.items()},
                           repeats=3, warmup=1)
-    return {n: {"decode_tokens_per_s": 1 / decode[n], "prefill_256_s": prefill[n]}
+    return {n: {"decode_tokens_per_s": RUN / decode[n], "prefill_256_s": prefill[n]}
             for n in paths}
+
+
+def _greedy_run(step, ids) -> list[int]:
+    """RUN greedy tokens after the first CONTEXT of `ids`, whose cache is already there."""
+    out, keep = [], CONTEXT - 1
+    token = ids[:, keep:CONTEXT]
+    for _ in range(RUN):
+        out.append(int(step(token, keep=keep).argmax()))
+        token, keep = np.array([out[-1:]]), None
+    return out
 
 
 def peak_memory(path_name: str) -> int:
     """Peak RSS in bytes of a new process that loads `path_name`, prefills 256 and decodes 32."""
     out = subprocess.run([sys.executable, "-c", _MEMORY, path_name], check=True,
                          capture_output=True, text=True).stdout
-    return int(out.split()[-1])
+    return int(out.split()[-1]) * 1024
 
 
 def startup() -> list[float]:
@@ -136,8 +152,8 @@ def measure() -> dict:
     for name in paths:
         r[name]["peak_rss_mb"] = peak_memory(name) / 2**20
     r["startup_s"] = startup()
-    print(f"SmolLM2-135M-Instruct, {r['threads']} threads, load average {load:.1f} -> "
-          f"{os.getloadavg()[0]:.1f} (median of interleaved runs):")
+    print(f"SmolLM2-135M-Instruct, {r['threads']} thread(s) for BLAS and torch, load average "
+          f"{load:.1f} -> {os.getloadavg()[0]:.1f} (medians of interleaved runs):")
     print(f"  {'path':28s} {'decode tokens/s':>16s} {'prefill 256 tokens':>19s} {'peak RSS':>10s}")
     names = {"numpy": "numpy (float32, BLAS)", "numba": "numba (4-bit blocks)",
              "transformers": "transformers eager (torch)"}

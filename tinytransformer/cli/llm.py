@@ -44,6 +44,10 @@ def add_model_args(p) -> None:
                    help="divide the positive logits of tokens already in the text by this "
                         "(and multiply the negative ones); 1 changes nothing")
     p.add_argument("--seed", type=int, help="random seed (default: a fresh one each time)")
+    p.add_argument("--threads", type=checked(positive_int), default=1,
+                   help="BLAS threads for the prompt's products (default: %(default)s; a second "
+                        "thread helps long prompts on an idle machine, and can be many times "
+                        "slower on a busy one: kernels/blas_threads.py)")
 
 
 def _session(args, say=lambda *a: None):
@@ -135,7 +139,23 @@ def add_chat(p) -> None:
     add_model_args(p)
 
 
+def _with_threads(run):
+    """run(args) with BLAS on args.threads threads, the process's setting restored after."""
+    def with_threads(args) -> int:
+        from ..kernels.blas_threads import set_blas_threads
+
+        previous = set_blas_threads(args.threads)
+        try:
+            return run(args)
+        finally:
+            if previous is not None:
+                set_blas_threads(previous)
+    return with_threads
+
+
 COMMANDS = {
-    "chat": (add_chat, run_chat, "chat with a pretrained LLM (SmolLM2-135M-Instruct) on the CPU"),
-    "generate": (add_generate, run_generate, "one answer from a pretrained LLM, streamed"),
+    "chat": (add_chat, _with_threads(run_chat),
+             "chat with a pretrained LLM (SmolLM2-135M-Instruct) on the CPU"),
+    "generate": (add_generate, _with_threads(run_generate),
+                 "one answer from a pretrained LLM, streamed"),
 }
