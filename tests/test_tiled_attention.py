@@ -195,8 +195,10 @@ def test_errors_name_the_op(call, error, message):
 def test_bench_attention_section(backend, capsys):
     """`tinytransformer bench attention` at small lengths: every variant runs, the table prints,
     and the variants whose kept scores would pass the limit are left out and named."""
+    from tinytransformer import bench
     from tinytransformer.bench import attention
 
+    assert "attention" in bench.DEFAULT  # a whole `tinytransformer bench` runs it
     result = attention.measure(lengths=(32, 64), repeats=1)
     assert {(r["T"], r["variant"]) for r in result["rows"]} == {
         (T, v) for T in (32, 64) for v in ("composed", "fused", "tiled")}
@@ -206,3 +208,21 @@ def test_bench_attention_section(backend, capsys):
     assert attention.runs(8192) == ["fused", "tiled"] and attention.runs(4096) == ["fused", "tiled"]
     assert "composed at T = 8192 (5.0 GiB" in attention.format_table(
         {"rows": [dict(T=8192, variant="tiled", ms=1.0, peak_mib=1.0)], "ratios": {}})
+
+
+def test_tiled_kernels_run_blas_on_one_thread_and_restore_it(monkeypatch):
+    from tinytransformer.kernels import blas, blas_threads
+
+    before = blas_threads.get_blas_threads()
+    if before is None:
+        pytest.skip("NumPy's OpenBLAS setter not found here")
+    seen = []
+    real = reference_tiled.attention_tiled_forward
+    monkeypatch.setattr(reference_tiled, "attention_tiled_forward",
+                        lambda *a: seen.append(blas_threads.get_blas_threads()) or real(*a))
+    with kernels.use_backend("numpy"):
+        kernels.attention_tiled_forward(*(np.ones((1, 1, 3, 2)),) * 3)
+    assert seen == [1] and blas_threads.get_blas_threads() == before
+    with blas.one_thread():
+        assert blas_threads.get_blas_threads() == 1
+    assert blas_threads.get_blas_threads() == before

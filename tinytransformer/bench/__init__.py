@@ -28,8 +28,9 @@ from .timing import interleaved
 
 __all__ = ["SECTIONS", "add_arguments", "interleaved", "machine", "run"]
 
+# section name -> module; imported when it runs
 SECTIONS = {"engine": "engine", "kernels": "kernels", "step": "step", "decode": "decode",
-            "compile": "startup", "llm": "llm"}  # section name -> module; imported when it runs
+            "attention": "attention", "compile": "startup", "llm": "llm"}
 DEFAULT = [name for name in SECTIONS if name != "llm"]  # what `tinytransformer bench` runs
 
 

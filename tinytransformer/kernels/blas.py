@@ -1,4 +1,4 @@
-"""NumPy's OpenBLAS on one thread for the span of a call: what threadpoolctl does, for one library.
+"""NumPy's OpenBLAS on one thread for the span of a call (blas_threads.py finds its setter).
 
 Tiled attention makes hundreds of small products (a tile of [B, H, bq, D] @ [B, H, D, bk]), and
 OpenBLAS splits each of them between its threads, which must all meet at the end of the product.
@@ -11,42 +11,16 @@ a second thread even on a quiet machine, so the tiled kernels run with one.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 
-
-@functools.cache
-def _openblas():
-    """(get_num_threads, set_num_threads) of the OpenBLAS that NumPy loaded, or None (another BLAS,
-    or no /proc: then nothing is changed)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps
-                            if "openblas" in line.lower() and "numpy" in line})
-    except OSError:
-        return None
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""),
-                               ("openblas", "64_"), ("openblas", "")):
-            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-            if get is not None and put is not None:
-                return get, put
-    return None
+from .blas_threads import set_blas_threads
 
 
 @contextlib.contextmanager
 def one_thread():
     """Inside the block NumPy's OpenBLAS uses one thread (process-wide); the count is restored."""
-    blas = _openblas()
-    if blas is None:
-        yield
-        return
-    get, put = blas
-    before = get()
-    put(1)
+    previous = set_blas_threads(1)  # None where OpenBLAS was not found: nothing changed
     try:
         yield
     finally:
-        put(before)
+        if previous is not None:
+            set_blas_threads(previous)
