@@ -90,17 +90,9 @@ def compare(n_prompts: int = 20, new_tokens: int = 64, paths=("llama", "float32"
     print(f"loaded in {time.perf_counter() - t0:.0f} s; torch threads {torch.get_num_threads()}")
     errors, same = {p: [] for p in paths}, {p: 0 for p in paths}
     for n, prompt in enumerate(PROMPTS[:n_prompts]):
-        text = llm.tokenizer.encode(_template(prompt, llm))
-        ids = np.array([text])
-        with torch.no_grad():
-            ref = theirs(torch.from_numpy(ids)).logits.numpy()[0]
-            ref_greedy = theirs.generate(torch.from_numpy(ids), max_new_tokens=new_tokens,
-                                         do_sample=False, eos_token_id=None,
-                                         pad_token_id=0)[0, ids.shape[1]:].tolist()
+        ids = np.array([llm.tokenizer.encode(_template(prompt, llm))])
         row = []
-        for p, model in ours.items():
-            err = np.abs(_logits(model, ids) - ref).max() / (ref.max() - ref.min())
-            diff = _first_difference(_greedy(model, ids, new_tokens), ref_greedy)
+        for p, (err, diff) in _one_prompt(theirs, ours, ids, new_tokens).items():
             errors[p].append(err)
             same[p] += diff is None
             row.append(f"{p} {err:.1e} {'same' if diff is None else f'differs at {diff}'}")
@@ -112,6 +104,20 @@ def compare(n_prompts: int = 20, new_tokens: int = 64, paths=("llama", "float32"
         print(f"{p}: max |ours - transformers| / range {s['max_rel_err']:.2e}; greedy "
               f"{new_tokens} tokens identical on {s['greedy_identical']}/{s['prompts']} prompts")
     return summary
+
+
+def _one_prompt(theirs, ours: dict, ids: np.ndarray, new_tokens: int) -> dict:
+    """{our path: (max |diff| / range of their logits, first differing greedy token or None)}"""
+    import torch
+
+    with torch.no_grad():
+        ref = theirs(torch.from_numpy(ids)).logits.numpy()[0]
+        ref_greedy = theirs.generate(torch.from_numpy(ids), max_new_tokens=new_tokens,
+                                     do_sample=False, eos_token_id=None,
+                                     pad_token_id=0)[0, ids.shape[1]:].tolist()
+    return {p: (np.abs(_logits(model, ids) - ref).max() / (ref.max() - ref.min()),
+                _first_difference(_greedy(model, ids, new_tokens), ref_greedy))
+            for p, model in ours.items()}
 
 
 def _template(prompt: str, llm) -> str:
