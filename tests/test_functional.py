@@ -244,3 +244,57 @@ def test_errors_name_the_op_and_shapes(name, thunk, error, message):
 def test_masked_fill_and_where_agree():
     x = tt.Tensor(np.arange(12.0).reshape(3, 4))
     assert np.array_equal(F.masked_fill(x, MASK, 0.0).data, ops.where(MASK, 0.0, x).data)
+
+
+# --- each range check once a step, and no kernel left unguarded --------------------------------
+
+
+def _count_checks(monkeypatch):
+    """Calls of kernels.checks.check_ids, wherever they come from."""
+    from tinytransformer.kernels import checks
+
+    calls = []
+    real = checks.check_ids
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "check_ids", spy)
+    monkeypatch.setattr(tt.kernels, "check_ids", spy)
+    return calls
+
+
+def test_targets_and_ids_are_range_checked_once_a_step(monkeypatch):
+    calls = _count_checks(monkeypatch)
+    z = tt.Tensor(np.zeros((2, 3, 4)), requires_grad=True)
+    F.cross_entropy(z, TARGET, label_smoothing=0.1).backward()
+    w = tt.Tensor(np.ones((3, 5)), requires_grad=True)
+    F.embedding(IDS, w).sum().backward()
+    assert calls == ["cross_entropy", "embedding"]  # forward and backward kernels reuse them
+
+
+def test_kernels_called_directly_check_their_ids():
+    from tinytransformer import kernels
+
+    x, g = np.zeros((2, 3)), np.ones(2)
+    bad = np.array([0, 3])
+    with pytest.raises(kernels.OutOfRange, match=r"target\[1\] = 3 is not a class id"):
+        kernels.cross_entropy_backward(x, np.zeros(2), bad, g)
+    with pytest.raises(IndexError, match=r"ids must lie in \[0, 3\)"):
+        kernels.embedding_backward(bad, np.ones((2, 4)), 3)
+    checked = kernels.check_ids("test", np.array([0, 2]), 3, -100)
+    with pytest.raises(ValueError, match="checked for 3 entries"):
+        kernels.cross_entropy_forward(np.zeros((2, 5)), checked)  # another table: not trusted
+    loss, _ = kernels.cross_entropy_forward(x, checked)
+    assert loss.shape == (2,) and not checked.ids.flags.writeable
+
+
+def test_dropout_p_is_checked_where_it_is_meant():
+    x = tt.Tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"dropout: p must be in \[0, 1\)"):
+        F.dropout(x, p=1.0)
+    q = tt.Tensor(np.ones((1, 1, 2, 4)))
+    for tiled, message in ((False, "dropout_mask: p = 1.5"), (True, "drop must be")):
+        with pytest.raises(ValueError, match=message):
+            F.scaled_dot_product_attention(q, q, q, dropout_p=1.5, tiled=tiled)

@@ -110,8 +110,9 @@ def matmul(a, b) -> Tensor:
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError("matmul: operands must have at least 1 dimension, "
                          f"got {a.shape} @ {b.shape}")
-    x = x[None, :] if x.ndim == 1 else x  # [K] -> [1, K]
-    y = y[:, None] if y.ndim == 1 else y  # [K] -> [K, 1]
+    a_vector, b_vector = x.ndim == 1, y.ndim == 1
+    x = x[None, :] if a_vector else x  # [K] -> [1, K]
+    y = y[:, None] if b_vector else y  # [K] -> [K, 1]
     if x.shape[-1] != y.shape[-2]:
         raise ValueError(
             f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
@@ -125,17 +126,18 @@ def matmul(a, b) -> Tensor:
 
     # dL/da = g @ b^T,  dL/db = a^T @ g   (batch dims are summed by unbroadcast)
     def backward(g):
-        g = g.reshape(full_shape)  # [..., M, N], with the 1-D operands' unit axes back
+        if a_vector or b_vector:
+            g = g.reshape(full_shape)  # [..., M, N], with the 1-D operands' unit axes back
         ga = g @ y.swapaxes(-1, -2) if a.requires_grad else None
         gb = x.swapaxes(-1, -2) @ g if b.requires_grad else None
-        if gb is not None and b.ndim == 1:
+        if gb is not None and b_vector:
             gb = gb[..., 0]  # [..., K, 1] -> [..., K]
         return ga, gb
 
     full_shape = out.shape
-    if a.ndim == 1:
+    if a_vector:
         out = out[..., 0, :]
-    if b.ndim == 1:
+    if b_vector:
         out = out[..., 0]
     return Tensor.from_op(out, (a, b), backward, "matmul")
 

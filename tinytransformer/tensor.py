@@ -288,6 +288,14 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and (not isinstance(x, np.ndarray) or (
-            x.dtype.kind in "biu" and like.dtype.kind == "f")):
-        return Tensor(np.asarray(x, dtype=like.dtype))
+            x.dtype.kind in "biu" and like.data.dtype.kind == "f")):
+        return _constant(np.asarray(x, dtype=like.data.dtype))
     return Tensor(x)
+
+
+def _constant(array: np.ndarray) -> Tensor:
+    """A leaf that needs no gradient, made without __init__'s checks (the 0.5 of 0.5 * x)."""
+    t = Tensor.__new__(Tensor)
+    t.data, t.grad, t.op = array, None, "leaf"
+    t.requires_grad, t._parents, t._backward = False, (), None
+    return t

@@ -106,7 +106,7 @@ def check_ids(op: str, ids, n: int, ignore_index: int | None = None) -> CheckedI
 
     functional.cross_entropy and functional.embedding call it once per step and hand the result
     to their kernels, forward and backward; a kernel called with a plain array checks that array
-    itself (check_targets, check_embedding_ids), so no id ever reaches a compiled loop unchecked.
+    itself (check_targets, checked_ids), so no id ever reaches a compiled loop unchecked.
     """
     ids = np.asarray(ids)
     name = "ids" if ignore_index is None else "target"
