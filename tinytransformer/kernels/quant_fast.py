@@ -7,7 +7,7 @@ so a block costs one multiply by its scale, and the offset m needs only the bloc
 computed once for all rows. Measured choices (2-core Zen 3, [1536, 576], one thread):
 - The nibbles are split in floats, hi = floor(f / 16), lo = f - 16 hi with f = float(byte):
   Numba types `byte & 15` as a 64-bit integer, and AVX2 has no vector int64 -> float, so the
-  integer split ran 1.2-1.4x slower.
+  integer split ran 1.2-1.7x slower.
 - The sums run in a [32] accumulator per row, scaled per block, reduced once per row: a
   per-block scalar sum made LLVM vectorise the loop over blocks instead (gathers), 3-4x slower.
 - Serial. `parallel=True` (prange over the rows) was 1.7x slower to 40x slower on the shared
