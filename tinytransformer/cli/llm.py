@@ -28,7 +28,7 @@ def add_model_args(p) -> None:
     p.add_argument("--model", choices=sorted(MODELS), default="smollm2",
                    help="which pretrained model (default: %(default)s)")
     p.add_argument("--weights", choices=["q4", "float32"], default="q4",
-                   help="q4 keeps the file's 4-bit blocks (Numba kernels, 96 MB); float32 "
+                   help="q4 keeps the file's 4-bit blocks (Numba kernels, 112 MB); float32 "
                         "de-quantises once (BLAS, 538 MB) (default: %(default)s)")
     p.add_argument("--max-new-tokens", type=checked(positive_int), default=256,
                    help="stop an answer after this many tokens (default: %(default)s)")

@@ -15,7 +15,7 @@ Python around them. So here:
   only truth: an interrupted forward leaves it where it was, and its half-written entries are
   overwritten next time);
 - the LM head only where asked (`last_only`: the next token needs the last position only);
-- the weights: `weights="q4"` keeps GGUF's Q4_1 / Q8_0 blocks (96 MB) and multiplies them with
+- the weights: `weights="q4"` keeps GGUF's Q4_1 / Q8_0 blocks (112 MB) and multiplies them with
   `kernels.quant` (decoding reads 5 bits a weight instead of 32: see `tinytransformer bench llm`
   for the measured speeds); "float32" de-quantises once (538 MB) and uses BLAS; "float64" is
   for checks.

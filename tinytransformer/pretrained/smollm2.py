@@ -6,7 +6,7 @@ from the one GGUF file that `tinytransformer fetch smollm2` put in the cache.
     print("".join(chat.say("What is the capital of France?")))
 
 `weights="float32"` de-quantises once and multiplies with BLAS instead (538 MB instead of
-96 MB; `tinytransformer bench llm` measures both).
+112 MB; `tinytransformer bench llm` measures both).
 """
 
 from __future__ import annotations
