@@ -26,6 +26,7 @@ from .data.languages import Side, language, tokenizer_kind
 from .loop import NonFiniteError, TrainingRun
 from .nn import inference
 from .optim import AdamW, noam_lr
+from .seed_bands import band_message, find_band
 from .translate import architecture, bleu, build_translator, translate, translator_config
 from .values import (
     check_fields,
@@ -125,6 +126,7 @@ class Trainer(TrainingRun):
     def build(self, ckpt) -> None:
         cfg = self.cfg
         self.corpus = self.make_corpus(ckpt)
+        self.band = find_band(cfg)  # seed_bands.py: "is my run normal?"
         mc = {"seed": cfg.seed, **cfg.model, "src_vocab": len(self.corpus.src_vocab),
               "tgt_vocab": len(self.corpus.tgt_vocab)}
         self.model = build_translator(cfg.arch, mc)
@@ -205,7 +207,10 @@ class Trainer(TrainingRun):
                 "valid_bleu": bleu(hyps, [tgt for _, tgt in pairs], self.cfg.tgt_lang)}
 
     def describe(self, result: dict) -> str:
-        return f"valid loss {result['valid_loss']:.3f}, BLEU {result['valid_bleu']:.1f}"
+        """The evaluation, and where it stands in the seed band of its configuration, if any."""
+        text = f"valid loss {result['valid_loss']:.3f}, BLEU {result['valid_bleu']:.1f}"
+        where = band_message(self.band, result) if self.band else None
+        return f"{text}\n  {where}" if where else text
 
     def save_curves(self) -> None:
         from .plot import save_curves

@@ -65,6 +65,9 @@ def run_train(args) -> int:
     print(f"training {trainer.model.num_parameters():,} parameters on pairs from "
           f"{trainer.cfg.data or 'the toy corpus'} ({sizes}); {src} -> {tgt}{column}; "
           f"checkpoints in {args.run}/")
+    if trainer.band:
+        print(f"this is the configuration of the seed band \"{trainer.band['name']}\": each "
+              f"evaluation at steps {', '.join(trainer.band['steps'])} is compared with it")
     trainer.run(progress=not args.no_progress)
     print(f"best validation BLEU {trainer.best_bleu:.1f}; curves in {args.run}/curves.png")
     return 0
