@@ -9,15 +9,18 @@ broadcasting for every op in one place, `unbroadcast`. One op, indexing, returns
 `Scatter` instead: its gradient is zero outside the slice it read, so the engine adds the
 slice into one buffer per tensor rather than each slice bringing a full array of zeros.
 
-`loss.backward()` visits the graph in reverse topological order, iteratively (no
-recursion limit), and *adds* into the `.grad` of every leaf that requires grad:
-calling it twice on the same graph adds the same gradient twice, exactly as two
-losses summed would. Intermediate gradients live only for the duration of the call.
+`loss.backward()` visits the graph in reverse topological order (the reverse order in
+which its tensors were created), iteratively (no recursion limit), and *adds* into the
+`.grad` of every leaf that requires grad: calling it twice on the same graph adds the same
+gradient twice, exactly as two losses summed would. Intermediate gradients live only for
+the duration of the call.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import operator
 import threading
 from typing import NamedTuple
 
@@ -91,6 +94,7 @@ class Tensor:
     """
 
     __array_priority__ = 100  # so `ndarray * Tensor` calls Tensor.__rmul__
+    _seq = 0  # creation order (below); a tensor is always made after the tensors it is made from
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -110,6 +114,7 @@ class Tensor:
         self._parents: tuple[Tensor, ...] = ()
         self._backward = None
         self.op = "leaf"
+        self._seq = next(_created)
 
     @classmethod
     def from_op(cls, out: np.ndarray, parents: tuple, backward, op: str) -> Tensor:
@@ -121,7 +126,7 @@ class Tensor:
         if state.anomaly:
             _check_finite(out, op, "forward")
         t = cls.__new__(cls)
-        t.data, t.grad, t.op = out, None, op
+        t.data, t.grad, t.op, t._seq = out, None, op, next(_created)
         if state.grad_enabled:
             for p in parents:
                 if p.requires_grad:
@@ -255,22 +260,22 @@ def _own(g: np.ndarray, handed_out: set) -> np.ndarray:
     return g
 
 
+_created = itertools.count(1)  # Tensor._seq: thread-safe under the GIL
+_by_creation = operator.attrgetter("_seq")
+
+
 def _reverse_topological(root: Tensor) -> list[Tensor]:
-    """Nodes that lead to `root`, each after every node that uses it. Iterative DFS."""
-    order, visited = [], {root}
-    stack = [(root, iter(root._parents))]
+    """Nodes that lead to `root`, each after every node that uses it.
+
+    Every tensor is created after its parents, so the reverse order of creation is a reverse
+    topological order: collect the nodes (a stack, no recursion) and sort them by `_seq`."""
+    seen, stack = {root}, [root]
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent.requires_grad and parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent._parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    order.reverse()
-    return order
+        for parent in stack.pop()._parents:
+            if parent.requires_grad and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_by_creation, reverse=True)
 
 
 def as_array(x, dtype=None) -> np.ndarray:
@@ -296,6 +301,6 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
 def _constant(array: np.ndarray) -> Tensor:
     """A leaf that needs no gradient, made without __init__'s checks (the 0.5 of 0.5 * x)."""
     t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.op = array, None, "leaf"
+    t.data, t.grad, t.op, t._seq = array, None, "leaf", next(_created)
     t.requires_grad, t._parents, t._backward = False, (), None
     return t
