@@ -99,7 +99,7 @@ class GroupedQueryAttention(Module):
         mask = _group_mask(causal_mask(T, T_k), attn_mask, H, H_kv)  # [B or 1, H_kv, G*T, T_k]
         q = q.reshape(B, H_kv, G * T, D)  # heads h = j G + g, j the key/value head
         out, p = F.scaled_dot_product_attention(q, k, v, mask)  # [B, H_kv, G*T, D]
-        return out.reshape(B, H, T, D), p.reshape(B, H, T, T_k)
+        return out.reshape(B, H, T, D), None if p is None else p.reshape(B, H, T, T_k)
 
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, "
