@@ -1,6 +1,7 @@
 """The book: every chapter is a jupytext pair, and every notebook executes from a clean kernel."""
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -66,3 +67,77 @@ def test_notebook_executes(ipynb, this_python_kernel, committed_figures, monkeyp
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(ipynb.parent)}})
     client.execute()
+
+
+# Every number the prose states must be one the chapter's own outputs print (or its code sets),
+# so prose cannot drift from what the run showed. The committed notebooks hold the full-mode
+# outputs; numbers that come from elsewhere (a paper, a format's definition, arithmetic on the
+# page) are listed here with where they come from.
+NOT_FROM_A_RUN = {
+    "00_engine": {"40": "micrograd-sized toy: a length, not a result", "5000": "exercise setting"},
+    "05_attention_formula": {"20000": "sample size stated in the code as 20_000"},
+    "09_summarisation": {"50": "chance with two candidates"},
+    "10_cost_of_scale": {"1000": "the reference configuration", "175": "GPT-3 (Brown et al. 2020)",
+                         "300": "GPT-3's training tokens (Brown et al. 2020)"},
+    "11_model_size": {"20000": "the toy corpus's size, data.toy"},
+    "12_better_models": {"20000": "the toy corpus's size", "500": "validation set size"},
+    "08_translation": {"128": "the default d_model, TranslatorConfig"},
+    "13_bias": {"4000": "20 000 pairs minus the held-out ones", "90": "the skew the data sets"},
+    "14_pretrained": {"10000": "RoFormer's base", "256": "bytes", "48900": "merges in the file",
+                      "34": "Q8_0 block bytes", "8.5": "Q8_0 bits a weight",
+                      "135": "the model's name", "1011111": "a decoded string"},
+}
+NUMBER = re.compile(r"(?<![\w.§-])(\d[\d,]*(?:\.\d+)?)(?![\w]|\.\d)")
+
+
+def prose_numbers(markdown):
+    """The numbers a markdown cell states in prose: not in headings, formulas, code or links,
+    not section or chapter references, not years, not one-digit integers."""
+    text = "\n".join(line for line in markdown.splitlines() if not line.startswith("#"))
+    for pattern in (r"\$\$.*?\$\$", r"\$[^$]*\$", r"`[^`]*`", r"\]\([^)]*\)", r"§\s*\d+(\.\d+)*",
+                    r"(?i)\b(chapters?|ch)\s*\d+(\s*(,|and|–|-|to)\s*\d+)*"):
+        text = re.sub(pattern, " ", text, flags=re.S)
+    text = re.sub(r"(?<=\d)[ \u202f\u2009](?=\d{3}\b)", "", text)  # 20 000 -> 20000
+    for match in NUMBER.finditer(text):
+        n = match.group(1).rstrip(",").replace(",", "")
+        if ("." in n or len(n) > 1) and not re.fullmatch(r"(19|20)\d\d", n):
+            yield n, text[max(0, match.start() - 40):match.end() + 20].replace("\n", " ")
+
+
+def printed_numbers(nb):
+    """Every number in the notebook's outputs and code, without thousands separators."""
+    texts = [c.source for c in nb.cells if c.cell_type == "code"]
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", ""))
+            texts.extend(v for k, v in out.get("data", {}).items() if k.startswith("text/"))
+    return {n.replace(",", "") for n in NUMBER.findall("\n".join(texts))}
+
+
+def shown(n, known):
+    """n is printed as it is, or is a printed number rounded to n's decimals."""
+    decimals = len(n.partition(".")[2])
+    return n in known or any("." in k and f"{float(k):.{decimals}f}" == n for k in known)
+
+
+@pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_prose_numbers_are_in_the_outputs(ipynb):
+    nb = nbformat.read(ipynb, as_version=4)
+    known = printed_numbers(nb) | set(NOT_FROM_A_RUN.get(ipynb.stem, {}))
+    missing = [f"{n} in '…{where}…'" for cell in nb.cells if cell.cell_type == "markdown"
+               for n, where in prose_numbers(cell.source) if not shown(n, known)]
+    listed = "\n  ".join(missing)
+    assert not missing, (f"{ipynb.stem}: the prose states numbers no output shows (print them, or "
+                         f"list them in NOT_FROM_A_RUN with their source):\n  {listed}")
+
+
+def test_the_number_check_fails_on_a_number_no_output_shows():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print(0.4412)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="0.4412\n")]),
+        nbformat.v4.new_markdown_cell("Heads put 0.44 on place words, never 0.94 (§6.1, 2017).")])
+    known = printed_numbers(nb)
+    stated = [n for cell in nb.cells if cell.cell_type == "markdown"
+              for n, _ in prose_numbers(cell.source)]
+    assert stated == ["0.44", "0.94"]
+    assert [shown(n, known) for n in stated] == [True, False]
