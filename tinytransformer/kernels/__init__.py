@@ -41,6 +41,7 @@ from .checks import (  # check_ids, CheckedIds, OutOfRange: also for functional
     check_targets,
     checked_ids,
 )
+from .reference_tiled import BLOCK_K, BLOCK_Q
 
 BACKENDS = ("numpy", "numba")
 _MODULES = {"numpy": "reference", "numba": "fast"}
@@ -199,7 +200,8 @@ def _check_tiled(op, q, k, v, mask, drop, blocks, **more):
         raise ValueError(f"{op}: block sizes must be positive integers, got {blocks}")
 
 
-def attention_tiled_forward(q, k, v, mask=None, scale=1.0, drop=None, block_q=256, block_k=1024):
+def attention_tiled_forward(q, k, v, mask=None, scale=1.0, drop=None,
+                            block_q=BLOCK_Q, block_k=BLOCK_K):
     """Attention(Q, K, V) = softmax(scale Q K^T, masked) V by tiles of block_q queries x block_k
     keys, with an online softmax (reference_tiled.py): no [T_q, T_k] array is stored.
 
@@ -213,7 +215,7 @@ def attention_tiled_forward(q, k, v, mask=None, scale=1.0, drop=None, block_q=25
 
 
 def attention_tiled_backward(g, q, k, v, out, lse, mask=None, scale=1.0, drop=None,
-                             block_q=256, block_k=1024):
+                             block_q=BLOCK_Q, block_k=BLOCK_K):
     """dq, dk, dv of attention_tiled_forward, from its out and lse (the weights are recomputed
     tile by tile).  g [B, H, T_q, D_v] -> q's, k's, v's shapes"""
     # drop's p was checked by the forward, once a step; it indexes nothing (blocks do: checked)

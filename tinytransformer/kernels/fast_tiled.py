@@ -11,7 +11,7 @@ import numpy as np
 
 from . import fast_kernels as _k
 from .fast import _c, _reduced, _run
-from .reference_tiled import blocks, tiles
+from .reference_tiled import BLOCK_K, BLOCK_Q, blocks, tiles
 
 
 def _drop_args(drop, shape, dtype):
@@ -32,7 +32,8 @@ def _skip(mask_r, has_mask, i0, i1, j0, j1) -> bool:
     return not mask_r[:, :, rows, j0:j1].any()
 
 
-def attention_tiled_forward(q, k, v, mask=None, scale=1.0, drop=None, block_q=256, block_k=1024):
+def attention_tiled_forward(q, k, v, mask=None, scale=1.0, drop=None,
+                            block_q=BLOCK_Q, block_k=BLOCK_K):
     q, k, v = _c(q), _c(k), _c(v)
     B, H, T_q, _ = q.shape
     T_k, dt = k.shape[2], q.dtype
@@ -60,7 +61,7 @@ def attention_tiled_forward(q, k, v, mask=None, scale=1.0, drop=None, block_q=25
 
 
 def attention_tiled_backward(g, q, k, v, out, lse, mask=None, scale=1.0, drop=None,
-                             block_q=256, block_k=1024):
+                             block_q=BLOCK_Q, block_k=BLOCK_K):
     g, q, k, v, lse = _c(g), _c(q), _c(k), _c(v), _c(lse)
     B, H, T_q, _ = q.shape
     T_k, dt = k.shape[2], q.dtype
