@@ -242,3 +242,12 @@ def test_real_download(tmp_path, monkeypatch):
     with GGUFFile(path) as f:
         assert len(f.tensors) == 272
     assert fetch("smollm2", log=logs.append) == path and "already fetched" in logs[-1]
+
+
+def test_every_public_name_of_pretrained_resolves():
+    import tinytransformer.pretrained as pretrained
+
+    assert all(callable(getattr(pretrained, name)) for name in pretrained.__all__
+               if name != "MODELS")
+    with pytest.raises(AttributeError, match="no attribute 'load_gpt5'"):
+        getattr(pretrained, "load_gpt5")  # noqa: B009

@@ -54,6 +54,19 @@ def probability(value) -> float:
     return x
 
 
+def temperature(value) -> float:
+    """A sampling temperature: 0 (greedy) or a finite number > 0."""
+    return 0.0 if _number(value, float) == 0 else positive_float(value)
+
+
+def top_p(value) -> float:
+    """A nucleus mass in (0, 1]."""
+    p = positive_float(value)
+    if p > 1:
+        raise ValueError(f"must be in (0, 1], got {value}")
+    return p
+
+
 def _number(value, kind):
     if isinstance(value, bool):
         raise ValueError(f"must be a number, got {value}")

@@ -14,8 +14,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..values import positive_float, positive_int
-from .lm import _temperature, _top_p
+from ..values import positive_float, positive_int, temperature, top_p
 from .options import CommandError, checked
 
 HELP = "/reset starts a new conversation, /quit (or Ctrl-D) leaves, Ctrl-C stops an answer"
@@ -35,10 +34,10 @@ def add_model_args(p) -> None:
     p.add_argument("--context", type=checked(positive_int),
                    help="tokens of context to allow, at most the model's (default: all, 8192)")
     p.add_argument("--system", help="the system message (default: the model's own)")
-    p.add_argument("--temperature", type=checked(_temperature), default=0.0,
+    p.add_argument("--temperature", type=checked(temperature), default=0.0,
                    help="divides the logits; 0 is greedy (default: %(default)s)")
     p.add_argument("--top-k", type=checked(positive_int), help="sample among the k most likely")
-    p.add_argument("--top-p", type=checked(_top_p),
+    p.add_argument("--top-p", type=checked(top_p),
                    help="sample among the most likely tokens holding probability p (0 < p <= 1)")
     p.add_argument("--repetition-penalty", type=checked(positive_float),
                    help="divide the positive logits of tokens already in the text by this "

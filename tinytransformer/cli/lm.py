@@ -12,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..values import positive_float, positive_int, probability
+from ..values import positive_int, probability, temperature, top_p
 from .options import (
     CommandError,
     add_checkpoint_arg,
@@ -89,22 +89,11 @@ def add_generate(p) -> None:
     p.add_argument("--num-samples", type=checked(positive_int), default=1,
                    help="continuations, one after the other (default: %(default)s)")
     p.add_argument("--seed", type=int, help="random seed (default: a fresh one each time)")
-    p.add_argument("--temperature", type=checked(_temperature), default=0.8,
+    p.add_argument("--temperature", type=checked(temperature), default=0.8,
                    help="divides the logits; 0 is greedy (default: %(default)s)")
     p.add_argument("--top-k", type=checked(positive_int), help="sample among the k most likely")
-    p.add_argument("--top-p", type=checked(_top_p),
+    p.add_argument("--top-p", type=checked(top_p),
                    help="sample among the most likely tokens holding probability p (0 < p <= 1)")
-
-
-def _temperature(value) -> float:
-    return 0.0 if float(value) == 0 else positive_float(value)
-
-
-def _top_p(value) -> float:
-    p = positive_float(value)
-    if p > 1:
-        raise ValueError(f"must be in (0, 1], got {value}")
-    return p
 
 
 def run_generate(args) -> int:
