@@ -169,7 +169,6 @@ NOT_YET = {
     "11_model_size",
     "12_better_models",
     "13_bias",
-    "14_pretrained",
 }
 
 
