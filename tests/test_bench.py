@@ -51,3 +51,15 @@ def test_benchmark_kernels_reports_every_kernel():
     race = [r for r in rows if r["kernel"] == "matmul_blocked"]
     assert [r["shape"] for r in race] == list(bench_kernels.MATMUL_SHAPES)
     assert "\nmatmul_blocked " in "\n" + bench_kernels.format_table(rows)
+
+
+def test_tokenizers_section_on_a_small_slice(capsys):
+    from tinytransformer.bench import tokenizers
+    from tinytransformer.data.fortunes import find_fortune_file
+
+    if find_fortune_file("chinese") is None or find_fortune_file("wisdom") is None:
+        pytest.skip("the fortune files are not installed (apt-get install fortunes fortunes-zh)")
+    r = tokenizers.measure(train_bytes=20_000, encode_bytes=20_000, num_merges=50)
+    assert r["train_zh_s"] > 0 and r["train_en_s"] > 0
+    assert all(v > 0 for k, v in r.items() if k.endswith("tokens_per_s"))
+    assert "train_bpe: 50 merges on 0.02 MB" in capsys.readouterr().out

@@ -148,11 +148,12 @@ def test_fast_trainer_learns_the_readable_trainers_merges(name, min_count):
 
 def test_fast_trainer_on_real_chinese_text():
     """Debian's Chinese quotations (fortunes-zh), a slice; the timing of 4,000 merges on all
-    2 MB is `python -m tinytransformer.tokenizers.bench`."""
-    from tinytransformer.tokenizers.bench import fortunes
-    text = fortunes(chinese=True)[20000:26000]
-    if not text:
+    2 MB is `tinytransformer bench tokenizers`."""
+    from tinytransformer.data.fortunes import find_fortune_file, read_fortunes
+    path = find_fortune_file("chinese")
+    if path is None:
         pytest.skip("fortunes-zh is not installed (apt-get install fortunes-zh)")
+    text = "\n".join(read_fortunes(path))[20000:26000]
     words = count_words(text, "gpt2")
     assert learn_merges_fast(words, 120) == learn_merges(words, 120)
 

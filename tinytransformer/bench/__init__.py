@@ -14,6 +14,8 @@ section is a module with a `measure()` that prints its table and returns its num
     compile   startup.py   a new process to the end of one training step, cold and warm cache
     llm       llm.py       SmolLM2: decode, prefill, memory, start-up (ours and transformers);
                            only when asked for by name (it needs the fetched weights)
+    tokenizers tokenizers.py  BPE training and encoding on the fortune files (2 MB zh, en);
+                           only when asked for by name (it needs Debian's fortune packages)
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ __all__ = ["SECTIONS", "add_arguments", "interleaved", "machine", "run"]
 
 # section name -> module; imported when it runs
 SECTIONS = {"engine": "engine", "kernels": "kernels", "step": "step", "decode": "decode",
-            "attention": "attention", "compile": "startup", "llm": "llm"}
-DEFAULT = [name for name in SECTIONS if name != "llm"]  # what `tinytransformer bench` runs
+            "attention": "attention", "compile": "startup", "llm": "llm",
+            "tokenizers": "tokenizers"}
+DEFAULT = [name for name in SECTIONS if name not in ("llm", "tokenizers")]  # `bench` alone
 
 
 def machine() -> str:

@@ -16,7 +16,6 @@
     bpe_train_fast.py  the same merges, fast (incremental pair counts)
     chat.py         SmolLM2's chat template (ChatML)
     samples.py      hard strings (emoji, Chinese, spaces, numbers...) to test a tokenizer on
-    bench.py        timing: python -m tinytransformer.tokenizers.bench
 """
 
 from .base import Tokenizer, load_tokenizer
