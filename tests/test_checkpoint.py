@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinytransformer.checkpoint as ck
+import tinytransformer.durable as durable
 from tinytransformer.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -305,7 +306,7 @@ def crash_during_save(target: Path, version: int, k: int) -> int:
 
             os.replace, os.fsync = crashing(os.replace), crashing(os.fsync)
             shutil.rmtree = crashing(shutil.rmtree)
-            ck._write_synced = crashing(ck._write_synced, half_write=True)
+            durable.write_synced = crashing(durable.write_synced, half_write=True)
             save_checkpoint(target, *sample(version))
             code = 0
         finally:
@@ -395,7 +396,7 @@ def test_a_full_disk_names_the_path_and_the_bytes_and_keeps_the_old_checkpoint(
     def full(path, data):
         raise OSError(28, "No space left on device", str(path))  # errno ENOSPC
 
-    monkeypatch.setattr(ck, "_write_synced", full)
+    monkeypatch.setattr(durable, "write_synced", full)
     with pytest.raises(CheckpointError, match=r"latest: no space left on the device "
                                               r"\(\d+\.\d MB needed\); the previous checkpoint "
                                               r"is intact"):

@@ -8,12 +8,11 @@ A checkpoint is a directory, e.g. runs/toy/latest/:
                              "meta": <the caller's JSON-able dict: config, vocabularies, step, ...>,
                              "record_sha256": SHA-256 of this JSON without this field}
 
-Saving writes every file into a hidden staging directory beside the target (same
-filesystem, so renames are atomic), fsyncs it, then renames it into place. Replacing an
-existing checkpoint takes two renames (old -> hidden backup, staging -> target) and then
-deletes the backup; a crash between the two renames leaves the complete old checkpoint as
-the backup, which `load_checkpoint` falls back to and the next save puts back first. So at
-every instant one complete checkpoint, old or new, is on disk. One writer at a time.
+Saving writes the folder with durable.write_folder: into a hidden staging folder, fsynced, then
+renamed into place, the old checkpoint kept as a hidden backup until the new one is in; a crash
+between the two renames leaves the complete old checkpoint as the backup, which `load_checkpoint`
+falls back to and the next save puts back first. So at every instant one complete checkpoint,
+old or new, is on disk. One writer at a time.
 
 Loading checks the format, the record's own hash, and each file's size and SHA-256 before
 safetensors parses it; anything wrong is a `CheckpointError` naming the file. No pickle.
@@ -25,14 +24,13 @@ import errno
 import hashlib
 import json
 import os
-import shutil
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import safetensors.numpy
+
+from . import durable
 
 __all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_meta",
            "checkpoint_exists", "check_replaceable"]
@@ -76,27 +74,16 @@ def save_checkpoint(path, tensors: dict[str, np.ndarray], meta: dict,
     }
     record["record_sha256"] = _record_sha256(record)
     files[META_FILE] = json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _recover(target)
+    durable.recover(target)
     check_replaceable(target)
-    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()  # not tempfile.mkdtemp: its 0700 mode would stick to the checkpoint
     try:
-        for name, data in files.items():  # meta.json last: it vouches for the others
-            _write_synced(staging / name, data)
-        _fsync_dir(staging)
-        _swap_in(staging, target)
+        return durable.write_folder(target, files)  # meta.json last: it vouches for the others
     except OSError as e:
-        shutil.rmtree(staging, ignore_errors=True)
         if e.errno == errno.ENOSPC:
             needed = sum(len(b) for b in files.values()) / 1e6
             raise CheckpointError(f"{target}: no space left on the device ({needed:.1f} MB "
                                   f"needed); the previous checkpoint is intact") from e
         raise
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
 
 
 def _serialize(tensors: dict[str, np.ndarray], filename: str) -> bytes:
@@ -150,57 +137,6 @@ def _record_sha256(record: dict) -> str:
     """SHA-256 of the record minus this field, as canonical JSON (sorted keys, compact)."""
     body = {k: v for k, v in record.items() if k != "record_sha256"}
     return _sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8"))
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    """Rename `staging` to `target`; an existing target goes to a backup, deleted last."""
-    if not target.exists():
-        os.replace(staging, target)
-        _fsync_dir(target.parent)
-        return
-    backup = target.parent / f".{target.name}.old-{time.time_ns():020d}-{os.getpid()}"
-    os.replace(target, backup)
-    try:
-        os.replace(staging, target)
-    except BaseException:
-        os.replace(backup, target)  # put the old checkpoint back where it was
-        raise
-    _fsync_dir(target.parent)
-    _remove(backup)  # the new checkpoint is in place: from here on, failure is harmless
-
-
-def _recover(target: Path) -> None:
-    """Undo what a crashed save left: restore a backup if the target is gone, drop strays."""
-    backups = sorted(target.parent.glob(f".{target.name}.old-*"))
-    if backups and not target.exists():
-        os.replace(backups.pop(), target)
-        _fsync_dir(target.parent)
-    for stray in backups + list(target.parent.glob(f".{target.name}.tmp-*")):
-        _remove(stray)
-
-
-def _remove(path: Path) -> None:
-    """Delete a leftover directory (or the symlink the old target was); a failure only
-    leaves a hidden stray that the next save removes."""
-    if path.is_symlink():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def check_replaceable(target: Path) -> None:

