@@ -23,6 +23,7 @@ import math
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .optim import clip_grad_norm
@@ -70,6 +71,19 @@ class TrainingRun:
             log(f"resumed {latest} at step {self.step}")
         elif overwrite:
             clear_run(self.run_dir)
+
+    @classmethod
+    def from_meta(cls, cfg, meta: dict, log=print):
+        """A run without a folder, set up as the checkpoint `meta` says (its data, vocabularies
+        or tokenizer, step, history), with `cfg`: for driving its batches, schedule and
+        evaluation from elsewhere (distributed/ trains the checkpoint's model under torch)."""
+        run = cls.__new__(cls)  # __init__ would open a run folder
+        run.run_dir, run.log, run.cfg = None, log, cfg
+        run.step, run.data_file = meta["step"], meta.get("data_file")
+        run.history = list(meta.get("history") or [])
+        run.best = (meta.get("best") or {}).get("value")
+        run.build(SimpleNamespace(meta=meta))
+        return run
 
     # -- what a subclass says ------------------------------------------------------------------
     def data_path(self, data: str) -> Path:

@@ -5,7 +5,7 @@
     optimizer   trainer.opt's betas, eps and weight decay, for torch.optim.AdamW
     evaluation  trainer.evaluate() on the NumPy model, with the torch weights copied in
 
-The trainer is built without a run folder (`project_trainer`): only its `build` runs, which
+The trainer is built without a run folder (`TrainingRun.from_meta`): only its `build` runs, which
 loads the data with the vocabularies (or tokenizer) the checkpoint carries. What is the
 model's own (the loss, and how a batch splits into rows) is in `RECIPES`.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -78,11 +77,7 @@ def project_trainer(kind: str, meta: dict, steps: int | None = None,
         from ..lm_train import LMTrainer as Trainer
     cfg = Config(**meta["train_config"])
     cfg = replace(cfg, steps=steps or cfg.steps, batch_size=batch_size or cfg.batch_size)
-    trainer = Trainer.__new__(Trainer)  # no run folder: TrainingRun.__init__ would open one
-    trainer.cfg, trainer.step, trainer.data_file = cfg, meta["step"], meta.get("data_file")
-    trainer.history = list(meta.get("history") or [])
-    trainer.best = (meta.get("best") or {}).get("value")
-    trainer.build(SimpleNamespace(meta=meta))  # the checkpoint's vocabularies or tokenizer
+    trainer = Trainer.from_meta(cfg, meta)  # no run folder; the checkpoint's vocabularies
     trainer.model = our_model(kind, meta["model_config"])  # the checkpoint's, exactly
     return trainer
 
