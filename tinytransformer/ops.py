@@ -193,6 +193,52 @@ def where(cond, a, b) -> Tensor:
                           "where")
 
 
+def expit(z: np.ndarray) -> np.ndarray:
+    """sigma(z) = 1 / (1 + exp(-z)) on a NumPy array, without overflow: exp(-|z|) <= 1."""
+    e = np.exp(-np.abs(z))
+    r = 1 / (1 + e)
+    return np.where(z >= 0, r, e * r)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """sigma(x) = 1 / (1 + exp(-x))"""
+    out = expit(x.data)
+    # dL/dx = g * sigma(x) (1 - sigma(x))
+    return Tensor.from_op(out, (x,), lambda g: (g * out * (1 - out),), "sigmoid")
+
+
+def absolute(x: Tensor) -> Tensor:
+    """|x| (np.absolute; the method is `x.abs()`). As in torch, the gradient at x = 0 is 0."""
+    # dL/dx = g * sign(x)
+    return Tensor.from_op(np.abs(x.data), (x,), lambda g: (g * np.sign(x.data),), "abs")
+
+
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """min(max(x, min), max) (torch.clamp, NumPy's clip); a bound left None is not applied."""
+    if min is None and max is None:
+        raise ValueError("clamp: give min, max or both (with neither it would do nothing)")
+    out = np.clip(x.data, min, max)
+    inside = ((x.data >= min) if min is not None else True) & \
+        ((x.data <= max) if max is not None else True)
+    # dL/dx = g where min <= x <= max (the bounds included, as torch), 0 where x was clipped
+    return Tensor.from_op(out, (x,), lambda g: (np.where(inside, g, np.zeros((), g.dtype)),),
+                          "clamp")
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise max(a, b), broadcasting. Where a == b each gets half the gradient (torch)."""
+    # dL/da = g * ([a > b] + [a == b] / 2),  dL/db = g * ([a < b] + [a == b] / 2)
+    return _binary("maximum", a, b, np.maximum, lambda g, x, y, out: (
+        g * ((x > y) + 0.5 * (x == y)), g * ((x < y) + 0.5 * (x == y))))
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise min(a, b), broadcasting. Where a == b each gets half the gradient (torch)."""
+    # dL/da = g * ([a < b] + [a == b] / 2),  dL/db = g * ([a > b] + [a == b] / 2)
+    return _binary("minimum", a, b, np.minimum, lambda g, x, y, out: (
+        g * ((x < y) + 0.5 * (x == y)), g * ((x > y) + 0.5 * (x == y))))
+
+
 # -- reductions --------------------------------------------------------------------------
 def _keep(g: np.ndarray, axis, keepdims: bool) -> np.ndarray:
     """Re-insert reduced axes into `g` so it broadcasts against the input."""
@@ -238,6 +284,27 @@ def reduce_max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
     value = out if keepdims else (out.reshape(()) if axis is None else np.squeeze(out, axis))
     return Tensor.from_op(value, (x,), backward, "max")
+
+
+def reduce_min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """min x = -max(-x); the gradient goes to the arg-min (shared between ties)."""
+    return neg(reduce_max(neg(x), axis=axis, keepdims=keepdims))
+
+
+def var(x: Tensor, axis=None, keepdims: bool = False, correction: int | None = None,
+        ddof: int | None = None) -> Tensor:
+    """Var(x) = sum (x - mean(x))^2 / (N - correction), over `axis` (N elements).
+
+    `correction` is torch's name, `ddof` NumPy's; the default is torch's, 1 (unbiased);
+    NumPy's default is ddof=0. Composed: mean, sub, mul and sum carry the gradient.
+    """
+    if correction is not None and ddof is not None and correction != ddof:
+        raise ValueError(f"var: correction={correction} and ddof={ddof} are the same thing "
+                         "(torch's and NumPy's name); give one")
+    c = correction if correction is not None else (ddof if ddof is not None else 1)
+    n = x.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
+    d = x - mean(x, axis=axis, keepdims=True)  # [...] centred
+    return reduce_sum(d * d, axis=axis, keepdims=keepdims) / float(n - c)
 
 
 # -- shapes ------------------------------------------------------------------------------
@@ -333,75 +400,6 @@ def split(x: Tensor, sections, axis: int = 0) -> list[Tensor]:
     edges = [0, *sections, n]
     lead = (slice(None),) * axis
     return [getitem(x, lead + (slice(lo, hi),)) for lo, hi in zip(edges[:-1], edges[1:])]
-
-
-# == added for the LLaMA-style model: sigmoid, absolute, clamp, maximum, minimum (primitives);
-# == reduce_min, var, take_along_axis, gather (composed from the primitives above) ==========
-def expit(z: np.ndarray) -> np.ndarray:
-    """sigma(z) = 1 / (1 + exp(-z)) on a NumPy array, without overflow: exp(-|z|) <= 1."""
-    e = np.exp(-np.abs(z))
-    r = 1 / (1 + e)
-    return np.where(z >= 0, r, e * r)
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    """sigma(x) = 1 / (1 + exp(-x))"""
-    out = expit(x.data)
-    # dL/dx = g * sigma(x) (1 - sigma(x))
-    return Tensor.from_op(out, (x,), lambda g: (g * out * (1 - out),), "sigmoid")
-
-
-def absolute(x: Tensor) -> Tensor:
-    """|x| (np.absolute; the method is `x.abs()`). As in torch, the gradient at x = 0 is 0."""
-    # dL/dx = g * sign(x)
-    return Tensor.from_op(np.abs(x.data), (x,), lambda g: (g * np.sign(x.data),), "abs")
-
-
-def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """min(max(x, min), max) (torch.clamp, NumPy's clip); a bound left None is not applied."""
-    if min is None and max is None:
-        raise ValueError("clamp: give min, max or both (with neither it would do nothing)")
-    out = np.clip(x.data, min, max)
-    inside = ((x.data >= min) if min is not None else True) & \
-        ((x.data <= max) if max is not None else True)
-    # dL/dx = g where min <= x <= max (the bounds included, as torch), 0 where x was clipped
-    return Tensor.from_op(out, (x,), lambda g: (np.where(inside, g, np.zeros((), g.dtype)),),
-                          "clamp")
-
-
-def maximum(a, b) -> Tensor:
-    """Elementwise max(a, b), broadcasting. Where a == b each gets half the gradient (torch)."""
-    # dL/da = g * ([a > b] + [a == b] / 2),  dL/db = g * ([a < b] + [a == b] / 2)
-    return _binary("maximum", a, b, np.maximum, lambda g, x, y, out: (
-        g * ((x > y) + 0.5 * (x == y)), g * ((x < y) + 0.5 * (x == y))))
-
-
-def minimum(a, b) -> Tensor:
-    """Elementwise min(a, b), broadcasting. Where a == b each gets half the gradient (torch)."""
-    # dL/da = g * ([a < b] + [a == b] / 2),  dL/db = g * ([a > b] + [a == b] / 2)
-    return _binary("minimum", a, b, np.minimum, lambda g, x, y, out: (
-        g * ((x < y) + 0.5 * (x == y)), g * ((x > y) + 0.5 * (x == y))))
-
-
-def reduce_min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """min x = -max(-x); the gradient goes to the arg-min (shared between ties)."""
-    return neg(reduce_max(neg(x), axis=axis, keepdims=keepdims))
-
-
-def var(x: Tensor, axis=None, keepdims: bool = False, correction: int | None = None,
-        ddof: int | None = None) -> Tensor:
-    """Var(x) = sum (x - mean(x))^2 / (N - correction), over `axis` (N elements).
-
-    `correction` is torch's name, `ddof` NumPy's; the default is torch's, 1 (unbiased);
-    NumPy's default is ddof=0. Composed: mean, sub, mul and sum carry the gradient.
-    """
-    if correction is not None and ddof is not None and correction != ddof:
-        raise ValueError(f"var: correction={correction} and ddof={ddof} are the same thing "
-                         "(torch's and NumPy's name); give one")
-    c = correction if correction is not None else (ddof if ddof is not None else 1)
-    n = x.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
-    d = x - mean(x, axis=axis, keepdims=True)  # [...] centred
-    return reduce_sum(d * d, axis=axis, keepdims=keepdims) / float(n - c)
 
 
 def _along_axis(x: Tensor, indices, axis: int, grid: tuple, op: str) -> Tensor:
