@@ -91,6 +91,19 @@ def summary(results: list[dict], key: str = "test_bleu") -> dict:
             for d, arches in out.items()}
 
 
+def write_grid(path: Path, grid: dict, results: list[dict], append: bool = False) -> None:
+    """Write `results` to `path`; with `append`, keep the runs already there that these do not
+    replace (same data, architecture and seed), and add this pass to the file's 'passes'."""
+    old = json.loads(path.read_text(encoding="utf-8")) if append and path.exists() else {}
+    new_keys = {(r["data"], r["arch"], r["seed"]) for r in results}
+    kept = [r for r in old.get("runs", []) if (r["data"], r["arch"], r["seed"]) not in new_keys]
+    first = {k: v for k, v in old.items() if k != "runs"} | {
+        "data": sorted({r["data"] for r in old.get("runs", [])})}  # a file written without passes
+    passes = old.get("passes", [first] if old else [])
+    out = {**grid, "passes": [*passes, grid], "runs": kept + results}
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m tinytransformer.compare_archs",
                                 description=__doc__.split("\n")[0])
@@ -100,6 +113,9 @@ def main(argv=None) -> int:
     p.add_argument("--test-sentences", type=int, default=300)
     p.add_argument("--d-model", type=int, default=64, help="every architecture's width")
     p.add_argument("--out", help="write every run's results to this JSON file")
+    p.add_argument("--append", action="store_true",
+                   help="keep the runs already in --out (a run of the same data, architecture "
+                        "and seed is replaced); each pass is listed under 'passes'")
     args = p.parse_args(argv)
     started = time.time()
     results = compare(args.data, args.seeds, args.minutes, args.test_sentences, args.d_model)
@@ -108,11 +124,10 @@ def main(argv=None) -> int:
     if args.out:
         load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() \
             else None
-        Path(args.out).write_text(json.dumps(
-            {"minutes": args.minutes, "seeds": args.seeds, "test_sentences": args.test_sentences,
-             "d_model": args.d_model,
-             "wall_seconds": round(time.time() - started), "load_at_end": load,
-             "runs": results}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        grid = {"minutes": args.minutes, "seeds": args.seeds, "test_sentences": args.test_sentences,
+                "d_model": args.d_model, "wall_seconds": round(time.time() - started),
+                "load_at_end": load, "data": sorted({r["data"] for r in results})}
+        write_grid(Path(args.out), grid, results, append=args.append)
     return 0
 
 
