@@ -63,3 +63,24 @@ def test_tokenizers_section_on_a_small_slice(capsys):
     assert r["train_zh_s"] > 0 and r["train_en_s"] > 0
     assert all(v > 0 for k, v in r.items() if k.endswith("tokens_per_s"))
     assert "train_bpe: 50 merges on 0.02 MB" in capsys.readouterr().out
+
+
+def test_interleaved_rotates_the_order_and_reads_the_clock_it_is_given():
+    now, calls = [0.0], []
+    cost = {"a": 1.0, "b": 2.0, "c": 4.0}
+
+    def run(name):
+        def f():
+            calls.append(name)
+            now[0] += cost[name]
+        return f
+
+    medians = bench.interleaved({n: run(n) for n in cost}, repeats=6, warmup=1,
+                                clock=lambda: now[0])
+    assert medians == cost  # each call timed by the given clock, nothing else
+    timed = calls[len(cost):]  # after one warm-up round
+    rounds = [timed[i:i + 3] for i in range(0, len(timed), 3)]
+    assert rounds[:3] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
+    follows = [(x, y) for r in rounds for x, y in zip(r, r[1:])]
+    assert {pair: follows.count(pair) for pair in set(follows)} == {
+        ("a", "b"): 4, ("b", "c"): 4, ("c", "a"): 4}  # no function always runs after the same one
