@@ -260,7 +260,10 @@ def test_smollm2_vectors_after_rope_give_its_weights():
         logits, maps = model(np.array([tokenizer.encode(text)]), need_weights=True)
     kind = data["kinds"][0]
     assert np.shape(kind["q"])[:2] == (30, 9) and np.shape(kind["k"])[:2] == (30, 3)
+    # The model's scores are float32 sums of 64 products and reach 24 here (the toy models'
+    # stay near 1): their rounding shifts a weight by up to 1.09e-6 against the float64
+    # recomputation. Head h reading key head h % 3 instead of h // 3 moves one by 1.0.
     np.testing.assert_allclose(neuron_weights(kind), np.stack([w[0] for w in maps]), rtol=0,
-                               atol=1e-6)
+                               atol=1e-5)
     np.testing.assert_allclose(data["next"]["logits"], logits.data[0, -1], rtol=1e-6, atol=1e-5)
     assert kind["queries"] == tokenizer.tokens(tokenizer.encode(text))
