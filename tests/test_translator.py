@@ -85,8 +85,8 @@ def test_attention_figure_has_a_panel_per_layer_and_head(trained):
     translation, maps = attention_maps(model, vocabs, "i read books at home .")
     fig = plot_attention(maps)
     layers, heads = 1, 2
-    assert len(fig.axes) == 3 * layers * heads
-    cross = [ax for ax in fig.axes if ax.get_title().startswith("cross")][0]
+    assert len(fig.axes) == 3 * layers * heads + 1  # and one colour bar
+    cross = [ax for ax in fig.axes if ax.get_title().startswith("cross-attention")][0]
     assert ([t.get_text() for t in cross.get_xticklabels()]
             == ["i", "read", "books", "at", "home", "."])
     assert [t.get_text() for t in cross.get_yticklabels()][-1] == "<eos>"

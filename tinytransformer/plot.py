@@ -97,10 +97,15 @@ def without_missing_glyphs(maps: dict) -> tuple[dict, list[str]]:
 
 def attention_axes(ax, weights: np.ndarray, keys: list[str], queries: list[str], title: str = ""):
     """One attention map on `ax`: weights [T_q, T_k], keys along x, queries along y."""
-    ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(keys)), keys, rotation=90, fontsize=8)
     ax.set_yticks(range(len(queries)), queries, fontsize=8)
     ax.set_title(title, fontsize=9)
+    return image
+
+
+KIND_NAMES = {"encoder_self": "encoder self-attention", "decoder_self": "decoder self-attention",
+              "cross": "cross-attention"}
 
 
 def plot_attention(maps: dict, path=None, cell: float = 2.2):
@@ -118,7 +123,11 @@ def plot_attention(maps: dict, path=None, cell: float = 2.2):
     for r, (kind, layer) in enumerate(rows):
         w, keys, queries = maps[kind]
         for h in range(heads):
-            attention_axes(axes[r, h], w[layer, h], keys, queries, f"{kind} L{layer} H{h}")
+            image = attention_axes(axes[r, h], w[layer, h], keys, queries,
+                                   f"{KIND_NAMES.get(kind, kind)}\nlayer {layer}, head {h}")
+        axes[r, 0].set_ylabel("query: the token attending", fontsize=8)
+    fig.supxlabel("key: the token attended to (each row of a map sums to 1)", fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=min(1.0, 4 / len(rows)), label="attention weight")
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
