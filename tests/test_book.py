@@ -14,6 +14,8 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p for p in (ROOT / "chapters").glob("[0-9]*.md"))
+# every markdown page of the book is paired (jupytext.toml): the chapters and the glossary
+PAGES = sorted(p for p in (ROOT / "chapters").glob("*.md") if p.name != "README.md")
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 
@@ -23,12 +25,12 @@ def cells(nb):
 
 
 def test_every_chapter_has_its_notebook_and_back():
-    assert {p.stem for p in CHAPTERS} == {p.stem for p in NOTEBOOKS}
+    assert {p.stem for p in PAGES} == {p.stem for p in NOTEBOOKS}
     solutions = sorted((ROOT / "chapters" / "solutions").glob("*.md"))
     assert {p.stem for p in solutions} == {p.stem for p in SOLUTIONS}
 
 
-PAIRS = CHAPTERS + sorted((ROOT / "chapters" / "solutions").glob("*.md"))
+PAIRS = PAGES + sorted((ROOT / "chapters" / "solutions").glob("*.md"))
 
 
 @pytest.mark.parametrize("md", PAIRS, ids=[p.relative_to(ROOT / "chapters").as_posix()
