@@ -104,9 +104,6 @@ def attention_axes(ax, weights: np.ndarray, keys: list[str], queries: list[str],
     return image
 
 
-KIND_NAMES = {"encoder_self": "encoder self-attention", "decoder_self": "decoder self-attention",
-              "cross": "cross-attention"}
-
 
 def plot_attention(maps: dict, path=None, cell: float = 2.2):
     """A grid of attention maps: one row per (kind, layer), one column per head.
@@ -115,6 +112,8 @@ def plot_attention(maps: dict, path=None, cell: float = 2.2):
     self-attention, decoder self-attention and cross-attention of one sentence.
     Returns the figure; saves it when `path` is given.
     """
+    from .explorer.data import LABELS  # the kinds' names in words, as the explorer shows them
+
     use_fonts_for([t for _, keys, queries in maps.values() for t in (*keys, *queries)])
     rows = [(kind, layer) for kind, (w, _, _) in maps.items() for layer in range(w.shape[0])]
     heads = max(w.shape[1] for w, _, _ in maps.values())
@@ -124,7 +123,7 @@ def plot_attention(maps: dict, path=None, cell: float = 2.2):
         w, keys, queries = maps[kind]
         for h in range(heads):
             image = attention_axes(axes[r, h], w[layer, h], keys, queries,
-                                   f"{KIND_NAMES.get(kind, kind)}\nlayer {layer}, head {h}")
+                                   f"{LABELS.get(kind, kind)}\nlayer {layer}, head {h}")
         axes[r, 0].set_ylabel("query: the token attending", fontsize=8)
     fig.supxlabel("key: the token attended to (each row of a map sums to 1)", fontsize=9)
     fig.colorbar(image, ax=axes, shrink=min(1.0, 4 / len(rows)), label="attention weight")
